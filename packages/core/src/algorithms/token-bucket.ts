@@ -1,0 +1,53 @@
+import type { AlgorithmImpl, BaseState } from './types';
+
+/**
+ * Token bucket: holds up to `burst` tokens and refills `limit` per `window`, continuously. Allows a
+ * burst of `burst` at once, then the steady rate. Tokens are kept scaled by the window length
+ * (`tokens × W`), so refills (`elapsed × limit`) and every result are exact integers.
+ */
+export interface TokenBucketState extends BaseState {
+  /** Time of the last refill (epoch ms). */
+  ts: number;
+  /** Tokens × windowMs. */
+  tokens: number;
+}
+
+function refill(s: TokenBucketState, now: number, limit: number, cap: number): void {
+  const elapsed = now - s.ts;
+  if (elapsed > 0) {
+    const add = elapsed * limit;
+    s.tokens = add >= cap - s.tokens ? cap : s.tokens + add;
+    s.ts = now;
+  }
+}
+
+export const tokenBucket: AlgorithmImpl<TokenBucketState> = {
+  name: 'token-bucket',
+  create: (now, rule) => ({ ts: now, tokens: rule.burst * rule.windowMs, blk: 0 }),
+  evaluate(s, now, rule, cost, out) {
+    const W = rule.windowMs;
+    const cap = rule.burst * W;
+    refill(s, now, rule.limit, cap);
+    const need = cost * W;
+    if (s.tokens >= need) {
+      out.allowed = true;
+      out.remaining = Math.floor((s.tokens - need) / W);
+      out.resetMs = Math.ceil((cap - s.tokens + need) / rule.limit);
+      out.retryAfterMs = 0;
+    } else {
+      out.allowed = false;
+      out.remaining = Math.floor(s.tokens / W);
+      out.resetMs = Math.ceil((cap - s.tokens) / rule.limit);
+      out.retryAfterMs = cost > rule.burst ? Number.POSITIVE_INFINITY : Math.ceil((need - s.tokens) / rule.limit);
+    }
+  },
+  commit(s, _now, rule, cost) {
+    s.tokens -= cost * rule.windowMs;
+  },
+  refund(s, now, rule, cost) {
+    const cap = rule.burst * rule.windowMs;
+    refill(s, now, rule.limit, cap);
+    s.tokens = Math.min(cap, s.tokens + cost * rule.windowMs);
+  },
+  expiresAt: (s, rule) => s.ts + Math.ceil((rule.burst * rule.windowMs - s.tokens) / rule.limit),
+};

@@ -1,0 +1,42 @@
+import type { Algorithm, ResolvedRule } from '../rules';
+
+/** What one rule says about one request. Filled in place to keep the hot path allocation-free. */
+export interface Outcome {
+  allowed: boolean;
+  /** Units left after this request (allowed) or now (denied); never negative. */
+  remaining: number;
+  /** Milliseconds until the rule's quota is fully restored (fixed/sliding window: until the window ends). */
+  resetMs: number;
+  /** 0 when allowed; otherwise milliseconds until the same request would pass; `Infinity` if never. */
+  retryAfterMs: number;
+}
+
+/** Fields every per-key state has: `blk` is the `blockFor` deadline (epoch ms, 0 = none). */
+export interface BaseState {
+  blk: number;
+}
+
+/**
+ * One algorithm as pure functions over a small mutable state record. No I/O, no clock: `now` is
+ * integer epoch milliseconds. Each algorithm has a Lua twin in `stores/redis/scripts/` that must
+ * compute exactly the same numbers (parity is tested).
+ */
+export interface AlgorithmImpl<S extends BaseState = BaseState> {
+  readonly name: Algorithm;
+  /** A state equivalent to "no requests seen". */
+  create(now: number, rule: ResolvedRule): S;
+  /**
+   * Decides a request of `cost` units as if it were to be consumed. May normalise `s` (roll a
+   * window, refill a bucket, drop expired log entries): that never changes what `s` means.
+   */
+  evaluate(s: S, now: number, rule: ResolvedRule, cost: number, out: Outcome): void;
+  /** Consumes `cost`; called right after `evaluate` allowed it, with the same `now`. */
+  commit(s: S, now: number, rule: ResolvedRule, cost: number): void;
+  /** Gives back `cost` charged at `chargedAt`, never below empty and never to a later window. */
+  refund(s: S, now: number, rule: ResolvedRule, cost: number, chargedAt: number): void;
+  /** From this epoch ms on, `s` (ignoring `blk`) equals an empty state and may be dropped. */
+  expiresAt(s: S, rule: ResolvedRule): number;
+}
+
+/** Tolerance for floating-point noise in GCRA's fractional emission interval, in ms. */
+export const EPSILON_MS = 1e-6;

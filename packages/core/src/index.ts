@@ -1,0 +1,18 @@
+export type { Decision, RuleDecision } from './decision';
+export { type Duration, parseDuration } from './duration';
+export { ConfigError, isConfigError } from './errors/config-error';
+export { isRateLimitError, RateLimitError } from './errors/rate-limit-error';
+export { isRatekeeperError, RatekeeperError, type RatekeeperErrorCode } from './errors/ratekeeper-error';
+export { isStoreError, StoreError } from './errors/store-error';
+export {
+  type ConsumeOptions,
+  createLimiter,
+  type Limiter,
+  type LimiterOptions,
+  type RefundOptions,
+  type StoreErrorPolicy,
+} from './limiter';
+export { type Algorithm, type ResolvedRule, type Rule, resolveRule, resolveRules, SLIDING_LOG_MAX_LIMIT } from './rules';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
+export type { BoundStore, RawResult, Store } from './stores/types';
+export type { Acquired, AcquireOptions } from './throttle/acquire';

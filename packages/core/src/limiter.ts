@@ -1,0 +1,306 @@
+import { monotonicNow } from './clock';
+import { type Decision, decide, policyDecision } from './decision';
+import type { Duration } from './duration';
+import { ConfigError, describe } from './errors/config-error';
+import { isStoreError, StoreError } from './errors/store-error';
+import { type Algorithm, capacityOf, type ResolvedRule, type Rule, resolveRules } from './rules';
+import { MemoryStore } from './stores/memory';
+import type { BoundStore, RawResult, Store } from './stores/types';
+import { type Acquired, type AcquireOptions, acquire } from './throttle/acquire';
+
+/** What to do when the store fails or exceeds `timeoutMs`. */
+export type StoreErrorPolicy = 'allow' | 'deny' | Store;
+
+/** Options of {@link createLimiter}: either `rules`, or the fields of one rule. */
+export interface LimiterOptions {
+  /** Several limits checked at once, all-or-nothing (e.g. 10/s and 1000/h). */
+  rules?: readonly Rule[];
+  /** Shorthand for one rule: requests per window. */
+  limit?: number;
+  /** Shorthand for one rule: the window, `'15m'` or milliseconds. */
+  window?: Duration;
+  /** Shorthand for one rule. @default 'sliding-window' */
+  algorithm?: Algorithm;
+  /** Shorthand for one rule: bucket capacity for token-bucket/gcra. @default limit */
+  burst?: number;
+  /** Shorthand for one rule: block a denied key for this long. */
+  blockFor?: Duration;
+  /** Shorthand for one rule: policy name. */
+  name?: string;
+  /** Where state lives. @default a new MemoryStore() */
+  store?: Store;
+  /** Prepended to every storage key. @default 'rk:' */
+  prefix?: string;
+  /** `'allow'` (fail open), `'deny'` (fail closed) or a store to use until the primary answers. @default 'allow' */
+  onStoreError?: StoreErrorPolicy;
+  /** A store call slower than this counts as failed. @default 250 */
+  timeoutMs?: number;
+  /** After a store failure, how long to use `onStoreError` before trying the store again. @default 1000 */
+  retryStoreAfterMs?: number;
+  /** Current time in epoch ms. @default monotonic: performance.timeOrigin + performance.now() */
+  now?: () => number;
+  /** Called with every store failure. @default a process warning once per outage */
+  onError?: (error: StoreError) => void;
+  /** Called when the store answers again after a failure. */
+  onRecover?: () => void;
+}
+
+/** Per-call options of {@link Limiter.consume}. */
+export interface ConsumeOptions {
+  /** Units this request uses. @default 1 */
+  cost?: number;
+}
+
+/** Options of {@link Limiter.refund}. */
+export interface RefundOptions {
+  /** The `at` of the decision that charged the units: only that window gets them back. @default now */
+  at?: number;
+}
+
+/** A set of rules over a store. Create with {@link createLimiter}. */
+export interface Limiter {
+  /** The validated rules. */
+  readonly rules: readonly ResolvedRule[];
+  /** The clock this limiter uses (epoch ms). */
+  readonly now: () => number;
+  /** Decides and, when allowed, consumes `cost` from every rule. Denied requests consume nothing. */
+  consume(key: string, options?: ConsumeOptions): Promise<Decision>;
+  /** Decides a request of cost 1 without consuming; `remaining` is what is left now. */
+  peek(key: string): Promise<Decision>;
+  /** Gives back units (e.g. after a failed request); never below empty. */
+  refund(key: string, cost?: number, options?: RefundOptions): Promise<void>;
+  /** Forgets `key`, or every key of this limiter. */
+  reset(key?: string): Promise<void>;
+  /**
+   * Waits until the request may go, then consumes. Waiters on one key are served first in, first
+   * out; rejects at once with `RateLimitError` when the wait would exceed `maxWaitMs`.
+   */
+  acquire(key: string, options?: AcquireOptions): Promise<Acquired>;
+}
+
+const OPTION_KEYS = new Set([
+  'rules',
+  'limit',
+  'window',
+  'algorithm',
+  'burst',
+  'blockFor',
+  'name',
+  'store',
+  'prefix',
+  'onStoreError',
+  'timeoutMs',
+  'retryStoreAfterMs',
+  'now',
+  'onError',
+  'onRecover',
+]);
+const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const;
+
+/**
+ * Creates a limiter.
+ * @example
+ * const limiter = createLimiter({ limit: 100, window: '15m' });
+ * const decision = await limiter.consume(ip);
+ * if (!decision.allowed) console.log(`retry in ${decision.retryAfterMs} ms`);
+ */
+export function createLimiter(options: LimiterOptions): Limiter {
+  return new RateLimiter(options);
+}
+
+function isStore(value: unknown): value is Store {
+  return typeof value === 'object' && value !== null && typeof (value as Store).bind === 'function';
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+class RateLimiter implements Limiter {
+  readonly rules: readonly ResolvedRule[];
+  readonly now: () => number;
+  readonly #bound: BoundStore;
+  readonly #fallback: BoundStore | undefined;
+  readonly #policy: 'allow' | 'deny' | 'fallback';
+  readonly #timeoutMs: number;
+  readonly #retryMs: number;
+  readonly #onError: ((error: StoreError) => void) | undefined;
+  readonly #onRecover: (() => void) | undefined;
+  readonly #maxCost: number;
+  #downUntil = 0;
+  #down = false;
+
+  constructor(options: LimiterOptions) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
+    for (const k of Object.keys(options))
+      if (!OPTION_KEYS.has(k)) throw new ConfigError(k, 'a known limiter option', `unknown option ${describe(k)}`);
+    const o = options as Record<string, unknown>;
+    if (options.rules !== undefined) {
+      const stray = RULE_FIELDS.find((f) => o[f] !== undefined);
+      if (stray) throw new ConfigError(stray, 'undefined when `rules` is given (put it in a rule)', o[stray]);
+      this.rules = Object.freeze(resolveRules(options.rules));
+    } else {
+      const rule: Record<string, unknown> = {};
+      for (const f of RULE_FIELDS) if (o[f] !== undefined) rule[f] = o[f];
+      if (rule.limit === undefined && rule.window === undefined)
+        throw new ConfigError('rules', 'given, or `limit` and `window`', undefined);
+      this.rules = Object.freeze(resolveRules([rule], 'rules').map((r) => r));
+    }
+    const store = options.store ?? new MemoryStore();
+    if (!isStore(store)) throw new ConfigError('store', 'a store (MemoryStore or RedisStore)', store);
+    const prefix = options.prefix ?? 'rk:';
+    if (typeof prefix !== 'string') throw new ConfigError('prefix', 'a string', prefix);
+    const policy = options.onStoreError ?? 'allow';
+    if (policy !== 'allow' && policy !== 'deny' && !isStore(policy))
+      throw new ConfigError('onStoreError', "'allow', 'deny' or a store", policy);
+    const timeoutMs = options.timeoutMs ?? 250;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new ConfigError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
+    const retryMs = options.retryStoreAfterMs ?? 1000;
+    if (!Number.isFinite(retryMs) || retryMs < 0)
+      throw new ConfigError('retryStoreAfterMs', 'a non-negative number of milliseconds', retryMs);
+    for (const f of ['now', 'onError', 'onRecover'] as const) {
+      if (o[f] !== undefined && typeof o[f] !== 'function') throw new ConfigError(f, 'a function', o[f]);
+    }
+    this.now = options.now ?? monotonicNow;
+    this.#bound = store.bind(this.rules, prefix);
+    this.#fallback = isStore(policy) ? policy.bind(this.rules, prefix) : undefined;
+    this.#policy = isStore(policy) ? 'fallback' : policy;
+    this.#timeoutMs = timeoutMs;
+    this.#retryMs = retryMs;
+    this.#onError = options.onError;
+    this.#onRecover = options.onRecover;
+    this.#maxCost = Math.min(...this.rules.map(capacityOf));
+  }
+
+  consume(key: string, options?: ConsumeOptions): Promise<Decision> {
+    const cost = options?.cost ?? 1;
+    if (!Number.isSafeInteger(cost) || cost < 1) return Promise.reject(new ConfigError('cost', 'a positive integer', cost));
+    if (typeof key !== 'string') return Promise.reject(new ConfigError('key', 'a string', key));
+    return this.#run('consume', key, cost);
+  }
+
+  peek(key: string): Promise<Decision> {
+    if (typeof key !== 'string') return Promise.reject(new ConfigError('key', 'a string', key));
+    return this.#run('peek', key, 1);
+  }
+
+  /** @internal The smallest capacity among the rules: the largest cost that can ever pass. */
+  get maxCost(): number {
+    return this.#maxCost;
+  }
+
+  #run(op: 'consume' | 'peek', key: string, cost: number): Promise<Decision> {
+    const now = Math.floor(this.now());
+    if (this.#down && now < this.#downUntil) return this.#degraded(op, key, cost, now, undefined);
+    let raw: RawResult | Promise<RawResult>;
+    try {
+      raw = op === 'consume' ? this.#bound.consume(key, cost, now) : this.#bound.peek(key, now);
+    } catch (error) {
+      return this.#degraded(op, key, cost, now, error);
+    }
+    if (!isPromise(raw)) {
+      if (this.#down) this.#recovered();
+      return Promise.resolve(decide(this.rules, raw));
+    }
+    return this.#settle(op, raw).then(
+      (r) => {
+        if (this.#down) this.#recovered();
+        return decide(this.rules, r);
+      },
+      (error: unknown) => this.#degraded(op, key, cost, now, error),
+    );
+  }
+
+  #settle<T>(op: StoreError['operation'], pending: Promise<T>): Promise<T> {
+    const ms = this.#timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreError(op, `Store ${op} did not answer within ${ms} ms`, { timedOut: true })), ms);
+      timer.unref?.();
+      pending.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Reports a failure (if any) and answers by the `onStoreError` policy. */
+  #degraded(op: 'consume' | 'peek', key: string, cost: number, now: number, cause: unknown): Promise<Decision> {
+    let error: StoreError | undefined;
+    if (cause !== undefined) {
+      error = this.#report(op, cause, now);
+    }
+    if (this.#fallback) {
+      try {
+        const raw = op === 'consume' ? this.#fallback.consume(key, cost, now) : this.#fallback.peek(key, now);
+        if (!isPromise(raw)) return Promise.resolve(decide(this.rules, raw));
+        return raw.then((r) => decide(this.rules, r));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    const err = error ?? new StoreError(op, 'Store unavailable (waiting to retry after an earlier failure)');
+    return Promise.resolve(policyDecision(this.rules, this.#policy === 'allow', now, err));
+  }
+
+  #report(op: StoreError['operation'], cause: unknown, now: number): StoreError {
+    const error = isStoreError(cause)
+      ? cause
+      : new StoreError(op, `Store ${op} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const first = !this.#down;
+    this.#down = true;
+    this.#downUntil = now + this.#retryMs;
+    if (this.#onError) {
+      try {
+        this.#onError(error);
+      } catch {
+        // A throwing hook must not turn a handled store failure into a failed request.
+      }
+    } else if (first) {
+      process.emitWarning(`ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`, { code: error.code });
+    }
+    return error;
+  }
+
+  #recovered(): void {
+    this.#down = false;
+    this.#onRecover?.();
+  }
+
+  refund(key: string, cost = 1, options?: RefundOptions): Promise<void> {
+    if (!Number.isSafeInteger(cost) || cost < 1) return Promise.reject(new ConfigError('cost', 'a positive integer', cost));
+    const now = Math.floor(this.now());
+    const at = options?.at ?? now;
+    const target = this.#down && now < this.#downUntil && this.#fallback ? this.#fallback : this.#bound;
+    try {
+      const r = target.refund(key, cost, now, at);
+      if (!isPromise(r)) return Promise.resolve();
+      // A failed refund is reported, not thrown: the request it belongs to has already been answered.
+      return this.#settle('refund', r).catch((e: unknown) => {
+        this.#report('refund', e, now);
+      });
+    } catch (e) {
+      this.#report('refund', e, now);
+      return Promise.resolve();
+    }
+  }
+
+  reset(key?: string): Promise<void> {
+    try {
+      const r = this.#bound.reset(key);
+      const fallback = this.#fallback?.reset(key);
+      return Promise.all([r, fallback]).then(() => undefined);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  acquire(key: string, options?: AcquireOptions): Promise<Acquired> {
+    return acquire(this, key, options);
+  }
+}

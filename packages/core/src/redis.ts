@@ -1,0 +1,2 @@
+// Entry point of `@ratekeeper/core/redis` (filled in by the Redis store).
+export {};

@@ -1,0 +1,119 @@
+import { type Duration, humanDuration, parseDuration } from './duration';
+import { ConfigError, describe } from './errors/config-error';
+
+/** The five algorithms. See each file in `algorithms/` for its trade-offs. */
+export type Algorithm = 'fixed-window' | 'sliding-window' | 'sliding-log' | 'token-bucket' | 'gcra';
+
+/** One limit: `limit` requests per `window`. */
+export interface Rule {
+  /** Requests (cost units) allowed per window. A positive integer. */
+  limit: number;
+  /** Window length: milliseconds or `'15m'`-style. */
+  window: Duration;
+  /** @default 'sliding-window' */
+  algorithm?: Algorithm;
+  /** Bucket capacity for `token-bucket` and `gcra` (how many may pass at once). @default limit */
+  burst?: number;
+  /** Once a request is denied, deny the key for this long. @default 0 */
+  blockFor?: Duration;
+  /** Policy name in headers and part of the storage key. @default derived, e.g. `100-in-1min` */
+  name?: string;
+}
+
+/** A validated {@link Rule} with durations in milliseconds. */
+export interface ResolvedRule {
+  /** Storage id: the name, else derived from algorithm, limit, window and burst. */
+  readonly id: string;
+  /** Policy name used in headers. */
+  readonly name: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly algorithm: Algorithm;
+  readonly burst: number;
+  readonly blockForMs: number;
+}
+
+export const ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
+
+/** Default algorithm: the weighted two-window counter (no 2x burst at window edges, O(1) state). */
+export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
+
+/** The sliding log keeps one timestamp per request: its limit is capped to bound memory. */
+export const SLIDING_LOG_MAX_LIMIT = 10_000;
+
+/** Keeps `limit × window` integer arithmetic exact (below 2^53 with headroom). */
+const MAX_PRODUCT = 2 ** 50;
+const RULE_KEYS = new Set(['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name']);
+const NAME_PATTERN = /^[\w.~-]{1,64}$/;
+
+/** Validates one rule; `at` is the option path used in error messages. */
+export function resolveRule(rule: unknown, at = 'rule'): ResolvedRule {
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule))
+    throw new ConfigError(at, 'an object such as { limit: 100, window: "1m" }', rule);
+  const r = rule as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!RULE_KEYS.has(k))
+      throw new ConfigError(`${at}.${k}`, `one of the rule options (${[...RULE_KEYS].join(', ')})`, `unknown option ${describe(k)}`);
+  }
+  const algorithm = r.algorithm ?? DEFAULT_ALGORITHM;
+  if (typeof algorithm !== 'string' || !ALGORITHMS.includes(algorithm as Algorithm)) {
+    throw new ConfigError(`${at}.algorithm`, `one of ${ALGORITHMS.map((a) => `'${a}'`).join(', ')}`, algorithm);
+  }
+  const limit = r.limit;
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)
+    throw new ConfigError(`${at}.limit`, 'a positive integer', limit);
+  const windowMs = parseDuration(r.window, `${at}.window`);
+  const burst = r.burst ?? limit;
+  if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1)
+    throw new ConfigError(`${at}.burst`, 'a positive integer', burst);
+  if (r.burst !== undefined && algorithm !== 'token-bucket' && algorithm !== 'gcra') {
+    throw new ConfigError(`${at}.burst`, "undefined unless `algorithm` is 'token-bucket' or 'gcra'", burst);
+  }
+  if (Math.max(limit, burst) * windowMs * 4 > MAX_PRODUCT) {
+    throw new ConfigError(
+      `${at}.limit`,
+      `small enough that limit × window (ms) stays below 2^48 (window ${windowMs} ms)`,
+      Math.max(limit, burst),
+    );
+  }
+  if (algorithm === 'sliding-log' && limit > SLIDING_LOG_MAX_LIMIT) {
+    throw new ConfigError(
+      `${at}.limit`,
+      `at most ${SLIDING_LOG_MAX_LIMIT} for 'sliding-log' (it stores one timestamp per request; use 'sliding-window' or 'gcra' for larger limits)`,
+      limit,
+    );
+  }
+  const blockForMs = r.blockFor === undefined ? 0 : parseDuration(r.blockFor, `${at}.blockFor`, true);
+  const name = r.name;
+  if (name !== undefined && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
+    throw new ConfigError(`${at}.name`, 'a string of 1-64 letters, digits, "_", "-", "." or "~"', name);
+  }
+  const derived = `${algorithm === 'sliding-window' ? 'sw' : algorithm === 'fixed-window' ? 'fw' : algorithm === 'sliding-log' ? 'sl' : algorithm === 'token-bucket' ? 'tb' : 'gcra'}-${limit}-${windowMs}${burst !== limit ? `-b${burst}` : ''}`;
+  return Object.freeze({
+    id: name ?? derived,
+    name: name ?? `${limit}-in-${humanDuration(windowMs)}`,
+    limit,
+    windowMs,
+    algorithm: algorithm as Algorithm,
+    burst,
+    blockForMs,
+  });
+}
+
+/** Validates a non-empty list of rules; ids must be unique within one limiter. */
+export function resolveRules(rules: unknown, at = 'rules'): ResolvedRule[] {
+  if (!Array.isArray(rules) || rules.length === 0) throw new ConfigError(at, 'a non-empty array of rules', rules);
+  const resolved = rules.map((rule, i) => resolveRule(rule, `${at}[${i}]`));
+  const seen = new Set<string>();
+  for (const [i, rule] of resolved.entries()) {
+    if (seen.has(rule.id))
+      throw new ConfigError(`${at}[${i}].name`, 'unique within one limiter (two rules would share their state)', rule.id);
+    seen.add(rule.id);
+  }
+  return resolved;
+}
+
+/** The capacity of a rule: the most cost one request can ever be granted. */
+export function capacityOf(rule: ResolvedRule): number {
+  return rule.algorithm === 'token-bucket' || rule.algorithm === 'gcra' ? rule.burst : rule.limit;
+}

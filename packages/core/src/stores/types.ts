@@ -1,0 +1,27 @@
+import type { ResolvedRule } from '../rules';
+
+/**
+ * Raw results of one store call, flat so a Lua script can return it as is:
+ * `[at, allowed₀, remaining₀, resetMs₀, retryAfterMs₀, allowed₁, …]` with `allowed` 1/0, `at` the
+ * store's time of the decision (epoch ms) and `retryAfterMs` −1 (or Infinity) for "never".
+ */
+export type RawResult = ArrayLike<number>;
+
+/** A store bound to one limiter's rules and prefix. Sync results are allowed (memory store). */
+export interface BoundStore {
+  consume(key: string, cost: number, now: number): RawResult | Promise<RawResult>;
+  peek(key: string, now: number): RawResult | Promise<RawResult>;
+  /** Gives back `cost` units charged at `chargedAt` (store time); never creates state. */
+  refund(key: string, cost: number, now: number, chargedAt: number): void | Promise<void>;
+  /** Forgets `key`, or every key of these rules and prefix when `key` is undefined. */
+  reset(key: string | undefined): void | Promise<void>;
+}
+
+/**
+ * Where limiter state lives: {@link MemoryStore} (embedded, the default) or `RedisStore` from
+ * `@ratekeeper/core/redis`. Every decision is atomic across all rules of a limiter.
+ */
+export interface Store {
+  /** @internal Prepares the store for one limiter; called once at `createLimiter`. */
+  bind(rules: readonly ResolvedRule[], prefix: string): BoundStore;
+}
