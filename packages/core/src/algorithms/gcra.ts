@@ -36,7 +36,10 @@ export const gcra: AlgorithmImpl<GcraState> = {
   commit(s, now, rule, cost) {
     s.tat = Math.max(s.tat, now) + cost * (rule.windowMs / rule.limit);
   },
-  refund(s, now, rule, cost) {
+  refund(s, now, rule, cost, chargedAt) {
+    // The backlog never exceeds τ = burst × W / limit, so a charge that old has been repaid:
+    // refunding it would grant quota that was never taken.
+    if ((now - chargedAt) * rule.limit >= rule.burst * rule.windowMs) return;
     if (s.tat > now) s.tat = Math.max(now, s.tat - cost * (rule.windowMs / rule.limit));
   },
   expiresAt: (s) => Math.ceil(s.tat),

@@ -43,12 +43,14 @@ export const slidingLog: AlgorithmImpl<SlidingLogState> = {
   },
   refund(s, now, rule, cost, chargedAt) {
     prune(s, now, rule.windowMs);
-    // Remove the newest entries made at or after the charge, never older ones.
-    let k = 0;
-    while (k < cost && s.log.length > 0 && (s.log[s.log.length - 1] as number) >= chargedAt) {
-      s.log.pop();
-      k++;
-    }
+    // Remove the newest live entries made at or before the charge: the charge's own entries
+    // (logged at exactly `chargedAt`) when they are still live, never entries logged after it
+    // (those belong to later requests; a charge that aged out must not refund them).
+    const log = s.log;
+    let end = log.length;
+    while (end > 0 && (log[end - 1] as number) > chargedAt) end--;
+    const take = Math.min(cost, end);
+    if (take > 0) log.splice(end - take, take);
   },
   expiresAt: (s, rule) => (s.log.length === 0 ? 0 : (s.log[s.log.length - 1] as number) + rule.windowMs),
 };

@@ -44,7 +44,10 @@ export const tokenBucket: AlgorithmImpl<TokenBucketState> = {
   commit(s, _now, rule, cost) {
     s.tokens -= cost * rule.windowMs;
   },
-  refund(s, now, rule, cost) {
+  refund(s, now, rule, cost, chargedAt) {
+    // An empty bucket refills completely within burst × W / limit: a charge that old has been
+    // repaid by the refill already, so refunding it would grant quota that was never taken.
+    if ((now - chargedAt) * rule.limit >= rule.burst * rule.windowMs) return;
     const cap = rule.burst * rule.windowMs;
     refill(s, now, rule.limit, cap);
     s.tokens = Math.min(cap, s.tokens + cost * rule.windowMs);
