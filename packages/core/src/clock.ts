@@ -2,4 +2,5 @@
  * The default clock: epoch milliseconds that never jump with wall-clock changes
  * (`performance.timeOrigin` is fixed at process start; `performance.now()` is monotonic).
  */
-export const monotonicNow = (): number => performance.timeOrigin + performance.now();
+const origin = performance.timeOrigin;
+export const monotonicNow = (): number => origin + performance.now();

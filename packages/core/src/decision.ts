@@ -93,10 +93,12 @@ export function policyDecision(rules: readonly ResolvedRule[], allowed: boolean,
   return { ...b, rules: list, at, error };
 }
 
+// Built on first access only; a WeakMap keeps the hot constructor to six plain fields.
+const lazyRules = new WeakMap<SingleDecision, readonly RuleDecision[]>();
+
 // One rule: the per-rule view is the decision itself, built only when asked for.
 class SingleDecision implements Decision {
   readonly limit: number;
-  #rules: readonly RuleDecision[] | undefined;
 
   constructor(
     readonly rule: ResolvedRule,
@@ -110,17 +112,21 @@ class SingleDecision implements Decision {
   }
 
   get rules(): readonly RuleDecision[] {
-    this.#rules ??= [
-      {
-        rule: this.rule,
-        allowed: this.allowed,
-        limit: this.limit,
-        remaining: this.remaining,
-        resetMs: this.resetMs,
-        retryAfterMs: this.retryAfterMs,
-      },
-    ];
-    return this.#rules;
+    let rules = lazyRules.get(this);
+    if (rules === undefined) {
+      rules = [
+        {
+          rule: this.rule,
+          allowed: this.allowed,
+          limit: this.limit,
+          remaining: this.remaining,
+          resetMs: this.resetMs,
+          retryAfterMs: this.retryAfterMs,
+        },
+      ];
+      lazyRules.set(this, rules);
+    }
+    return rules;
   }
 
   toJSON(): object {

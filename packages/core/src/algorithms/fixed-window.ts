@@ -1,4 +1,4 @@
-import type { AlgorithmImpl, BaseState } from './types';
+import { type AlgorithmImpl, type BaseState, windowStart } from './types';
 
 /**
  * Fixed window: a counter per window, windows aligned to multiples of the window since the epoch
@@ -15,7 +15,7 @@ export const fixedWindow: AlgorithmImpl<FixedWindowState> = {
   name: 'fixed-window',
   create: () => ({ start: 0, count: 0, blk: 0 }),
   evaluate(s, now, rule, cost, out) {
-    const start = now - (now % rule.windowMs);
+    const start = windowStart(now, rule.windowMs);
     if (s.start !== start) {
       s.start = start;
       s.count = 0;
@@ -38,7 +38,7 @@ export const fixedWindow: AlgorithmImpl<FixedWindowState> = {
   refund(s, now, rule, cost, chargedAt) {
     // Only the window the units were charged in may get them back: refunding into a later
     // window would grant quota that was never taken from it.
-    if (s.start === chargedAt - (chargedAt % rule.windowMs) && s.start + rule.windowMs > now) {
+    if (s.start === windowStart(chargedAt, rule.windowMs) && s.start + rule.windowMs > now) {
       s.count = Math.max(0, s.count - cost);
     }
   },

@@ -1,4 +1,4 @@
-import type { AlgorithmImpl, BaseState } from './types';
+import { type AlgorithmImpl, type BaseState, windowStart } from './types';
 
 /**
  * Sliding window counter (the default): counts for the current and the previous aligned window;
@@ -16,7 +16,7 @@ export interface SlidingWindowState extends BaseState {
 }
 
 function roll(s: SlidingWindowState, now: number, windowMs: number): void {
-  const start = now - (now % windowMs);
+  const start = windowStart(now, windowMs);
   if (s.start !== start) {
     s.prev = s.start === start - windowMs ? s.cur : 0;
     s.cur = 0;
@@ -65,7 +65,7 @@ export const slidingWindow: AlgorithmImpl<SlidingWindowState> = {
   },
   refund(s, now, rule, cost, chargedAt) {
     roll(s, now, rule.windowMs);
-    const charged = chargedAt - (chargedAt % rule.windowMs);
+    const charged = windowStart(chargedAt, rule.windowMs);
     if (charged === s.start) s.cur = Math.max(0, s.cur - cost);
     else if (charged === s.start - rule.windowMs) s.prev = Math.max(0, s.prev - cost);
   },

@@ -40,3 +40,12 @@ export interface AlgorithmImpl<S extends BaseState = BaseState> {
 
 /** Tolerance for floating-point noise in GCRA's fractional emission interval, in ms. */
 export const EPSILON_MS = 1e-6;
+
+/**
+ * Start of the epoch-aligned window containing `t`. `floor(t / w) * w` instead of `t % w`: `%` on
+ * non-Smi numbers is a slow fmod call, and for integer epoch ms the quotient cannot round across
+ * an integer, so the result is exact (the Lua twins compute the same expression).
+ */
+export function windowStart(t: number, windowMs: number): number {
+  return Math.floor(t / windowMs) * windowMs;
+}

@@ -31,9 +31,9 @@ const SCAN = 32;
  * state is dropped lazily when met and when room is needed. No timers: nothing keeps the process
  * alive. Time comes from the limiter's monotonic clock.
  *
- * Eviction cannot be abused to reset a live counter cheaply: a key's state moves to the back of
- * its table each time it is renewed, and a full store first drops expired state; a live counter is
- * dropped only after `maxKeys` other keys were inserted while it was idle.
+ * Eviction cannot be abused to reset a live counter cheaply: a full store looks at the oldest
+ * entries of the table it inserts into and drops expired state first; only when all of them are
+ * live does it drop the one closest to expiring.
  *
  * @example
  * const limiter = createLimiter({ limit: 100, window: '1m', store: new MemoryStore({ maxKeys: 100_000 }) });
@@ -88,12 +88,6 @@ export class MemoryStore implements Store {
     this.#size++;
   }
 
-  /** @internal Moves renewed state to the back of its table (it is now the youngest). */
-  renew(table: Table, key: string, state: BaseState): void {
-    table.map.delete(key);
-    table.map.set(key, state);
-  }
-
   /** @internal */
   delete(table: Table, key: string): void {
     if (table.map.delete(key)) this.#size--;
@@ -110,19 +104,25 @@ export class MemoryStore implements Store {
     if (table.map.size === 0) {
       for (const t of this.#tables.values()) if (t.map.size > table.map.size) table = t;
     }
+    // Expired state first; if all of the oldest are live, the one closest to expiring (the least
+    // to lose). A live counter is only lost after `maxKeys` other keys arrived while it was idle.
     let scanned = 0;
     let freed = 0;
-    let oldest: string | undefined;
+    let victim: string | undefined;
+    let victimExpiry = Number.POSITIVE_INFINITY;
     for (const [key, state] of table.map) {
-      if (oldest === undefined) oldest = key;
-      if (isExpired(table, state, now)) {
+      const expiry = Math.max(state.blk, table.impl.expiresAt(state, table.rule));
+      if (expiry <= now) {
         table.map.delete(key);
         freed++;
+      } else if (expiry < victimExpiry) {
+        victim = key;
+        victimExpiry = expiry;
       }
       if (++scanned >= SCAN) break;
     }
-    if (freed === 0 && oldest !== undefined) {
-      table.map.delete(oldest);
+    if (freed === 0 && victim !== undefined) {
+      table.map.delete(victim);
       freed = 1;
     }
     this.#size -= freed;
@@ -156,24 +156,47 @@ class BoundMemoryStore implements BoundStore {
     this.#result = new Array<number>(1 + 4 * rules.length).fill(0);
   }
 
-  /** Looks up (or creates, unattached) the state of rule `i`; expired state is replaced. */
+  /**
+   * Looks up (or creates, unattached) the state of rule `i`. Stale state is used as is: every
+   * algorithm normalises it (rolls windows, refills, prunes), which is cheaper than checking expiry.
+   */
   #load(i: number, key: string, now: number): BaseState {
     const table = this.#tables[i] as Table;
+    const state = table.map.get(key);
+    if (state !== undefined) {
+      this.#fresh[i] = false;
+      return state;
+    }
+    this.#fresh[i] = true;
+    return table.impl.create(now, table.rule);
+  }
+
+  // The common case, one rule, without the loops and bookkeeping of the general path.
+  #consumeOne(key: string, cost: number, now: number): RawResult {
+    const table = this.#tables[0] as Table;
+    const rule = this.#rules[0] as ResolvedRule;
+    const out = this.#outcomes[0] as Outcome;
     let state = table.map.get(key);
-    if (state === undefined) {
-      this.#fresh[i] = true;
-      return table.impl.create(now, table.rule);
+    const fresh = state === undefined;
+    if (state === undefined) state = table.impl.create(now, table.rule);
+    if (state.blk > now) blockedNow(out, state.blk - now);
+    else {
+      table.impl.evaluate(state, now, rule, cost, out);
+      if (out.allowed) {
+        table.impl.commit(state, now, rule, cost);
+        if (fresh) this.#store.insert(table, key, state, now);
+      } else if (rule.blockForMs > 0 && out.retryAfterMs !== Number.POSITIVE_INFINITY) {
+        state.blk = now + rule.blockForMs;
+        blocked(out, Math.max(out.retryAfterMs, rule.blockForMs));
+        if (fresh) this.#store.insert(table, key, state, now);
+      }
     }
-    this.#fresh[i] = false;
-    if (isExpired(table, state, now)) {
-      state = table.impl.create(now, table.rule);
-      this.#store.renew(table, key, state);
-    }
-    return state;
+    return this.#write(now);
   }
 
   consume(key: string, cost: number, now: number): RawResult {
     const n = this.#rules.length;
+    if (n === 1) return this.#consumeOne(key, cost, now);
     let allAllowed = true;
     for (let i = 0; i < n; i++) {
       const state = this.#load(i, key, now);
