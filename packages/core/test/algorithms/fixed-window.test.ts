@@ -1,0 +1,5 @@
+import { describeModelProperty } from './property';
+
+describe('fixed-window', () => {
+  describeModelProperty('fixed-window');
+});

@@ -1,0 +1,5 @@
+import { describeModelProperty } from './property';
+
+describe('gcra', () => {
+  describeModelProperty('gcra');
+});

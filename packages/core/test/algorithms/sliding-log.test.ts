@@ -1,0 +1,5 @@
+import { describeModelProperty } from './property';
+
+describe('sliding-log', () => {
+  describeModelProperty('sliding-log');
+});

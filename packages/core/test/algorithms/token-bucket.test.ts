@@ -1,0 +1,5 @@
+import { describeModelProperty } from './property';
+
+describe('token-bucket', () => {
+  describeModelProperty('token-bucket');
+});
