@@ -16,3 +16,20 @@ export { type Algorithm, type ResolvedRule, type Rule, resolveRule, resolveRules
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
 export type { BoundStore, RawResult, Store } from './stores/types';
 export type { Acquired, AcquireOptions } from './throttle/acquire';
+export { allOf, anyOf, type CompositeDecision, type CompositeLimiter, type CompositeRefundOptions } from './throttle/compose';
+export { type RateLimitedDecorator, type RateLimitedOptions, rateLimited } from './throttle/rate-limited';
+export {
+  type FetchLike,
+  type RateLimitedFetch,
+  type RateLimitedFetchOptions,
+  rateLimitedFetch,
+} from './throttle/rate-limited-fetch';
+export { parseRetryAfter, retryAfterFromHeaders } from './throttle/retry-after';
+export {
+  type LimiterSource,
+  type ThrottleCallOptions,
+  type Throttled,
+  type ThrottledCall,
+  type ThrottleOptions,
+  throttle,
+} from './throttle/throttle';

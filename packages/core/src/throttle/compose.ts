@@ -1,0 +1,179 @@
+import type { Decision, RuleDecision } from '../decision';
+import { ConfigError } from '../errors/config-error';
+import type { ConsumeOptions, Limiter, RefundOptions } from '../limiter';
+import type { ResolvedRule } from '../rules';
+import { type Acquired, type AcquireOptions, acquire } from './acquire';
+
+/** A decision of {@link allOf} / {@link anyOf}: the binding member's numbers, plus what each member said. */
+export interface CompositeDecision extends Decision {
+  /**
+   * Each member's decision, in member order; `undefined` for members that were not asked (`anyOf` stops
+   * at the first that allows). Members that allowed a refused `allOf` request have been refunded.
+   */
+  readonly members: readonly (Decision | undefined)[];
+}
+
+/** Options of a composite's `refund`. */
+export interface CompositeRefundOptions extends RefundOptions {
+  /** A decision this composite granted: the units go back to exactly the members that took them, each at its own `at`. */
+  decision?: Decision;
+}
+
+/** A limiter made of limiters; usable wherever a {@link Limiter} is. */
+export interface CompositeLimiter extends Limiter {
+  /** The members, in order. */
+  readonly limiters: readonly Limiter[];
+  consume(key: string, options?: ConsumeOptions): Promise<CompositeDecision>;
+  peek(key: string): Promise<CompositeDecision>;
+  /**
+   * Gives units back. With `{ decision }` (or via `acquire(...).refund()`) exactly the members that
+   * took them are refunded. Without it, `allOf` refunds every member and `anyOf` rejects with
+   * `ConfigError`, since it cannot know which member granted the request.
+   */
+  refund(key: string, cost?: number, options?: CompositeRefundOptions): Promise<void>;
+}
+
+/**
+ * A limiter that allows a request only when every member allows it, and then takes `cost` from all of
+ * them: all or none. Members are asked in parallel; when one refuses, the units the others granted are
+ * refunded (in the window they were charged in). Members may live in different stores, so this is not
+ * atomic but compensating: for a moment the refunded units look used to other callers. Nothing is lost.
+ * @example
+ * const api = allOf(createLimiter({ limit: 10, window: '1s' }), createLimiter({ limit: 5000, window: '1h', store }));
+ * await api.acquire('github');
+ */
+export function allOf(...limiters: Limiter[]): CompositeLimiter {
+  return new Composite('allOf', limiters);
+}
+
+/**
+ * A limiter that allows a request when any one member allows it; members are tried in order and only the
+ * first that allows is charged. When all refuse, the wait is the shortest of theirs.
+ * @example
+ * const pool = anyOf(createLimiter({ limit: 100, window: '1m', name: 'key-a' }), createLimiter({ limit: 100, window: '1m', name: 'key-b' }));
+ */
+export function anyOf(...limiters: Limiter[]): CompositeLimiter {
+  return new Composite('anyOf', limiters);
+}
+
+class Composite implements CompositeLimiter {
+  readonly limiters: readonly Limiter[];
+  readonly rules: readonly ResolvedRule[];
+  readonly now: () => number;
+  readonly #mode: 'allOf' | 'anyOf';
+
+  constructor(mode: 'allOf' | 'anyOf', limiters: Limiter[]) {
+    if (limiters.length === 0) throw new ConfigError(`${mode}(...limiters)`, 'at least one limiter', 'none');
+    limiters.forEach((l, i) => {
+      if (typeof l !== 'object' || l === null || typeof l.consume !== 'function' || typeof l.refund !== 'function')
+        throw new ConfigError(`${mode}(...limiters)[${i}]`, 'a limiter (createLimiter, allOf or anyOf)', l);
+    });
+    this.#mode = mode;
+    this.limiters = Object.freeze([...limiters]);
+    this.rules = Object.freeze(limiters.flatMap((l) => l.rules));
+    const first = limiters[0] as Limiter;
+    this.now = first.now;
+  }
+
+  consume(key: string, options?: ConsumeOptions): Promise<CompositeDecision> {
+    return this.#mode === 'allOf' ? this.#consumeAll(key, options) : this.#consumeAny(key, options);
+  }
+
+  async #consumeAll(key: string, options: ConsumeOptions | undefined): Promise<CompositeDecision> {
+    const cost = options?.cost ?? 1;
+    const settled = await Promise.allSettled(this.limiters.map((l) => l.consume(key, options)));
+    const members = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    const allowed = !failed && members.every((d) => d?.allowed === true);
+    if (!allowed) {
+      // Compensate: whatever a member granted to a request that does not go is handed back.
+      await Promise.all(
+        this.limiters.map((l, i) => {
+          const d = members[i];
+          return d?.allowed ? l.refund(key, cost, refundOptions(d)) : undefined;
+        }),
+      );
+      if (failed) throw failed.reason;
+    }
+    return this.#combine(members as Decision[], allowed);
+  }
+
+  async #consumeAny(key: string, options: ConsumeOptions | undefined): Promise<CompositeDecision> {
+    const members: (Decision | undefined)[] = this.limiters.map(() => undefined);
+    for (const [i, l] of this.limiters.entries()) {
+      const d = await l.consume(key, options);
+      members[i] = d;
+      if (d.allowed) return this.#combine(members, true);
+    }
+    return this.#combine(members, false);
+  }
+
+  async peek(key: string): Promise<CompositeDecision> {
+    const members = await Promise.all(this.limiters.map((l) => l.peek(key)));
+    const allowed = this.#mode === 'allOf' ? members.every((d) => d.allowed) : members.some((d) => d.allowed);
+    return this.#combine(members, allowed);
+  }
+
+  refund(key: string, cost = 1, options?: CompositeRefundOptions): Promise<void> {
+    const decision = options?.decision;
+    const members = decision?.allowed ? (decision as Partial<CompositeDecision>).members : undefined;
+    // A granted composite decision (or the Acquired copy of one) says which members took the units.
+    if (Array.isArray(members) && members.length === this.limiters.length) {
+      return Promise.all(
+        this.limiters.map((l, i) => {
+          const d = members[i] as Decision | undefined;
+          return d?.allowed ? l.refund(key, cost, refundOptions(d)) : undefined;
+        }),
+      ).then(() => undefined);
+    }
+    if (this.#mode === 'anyOf') {
+      return Promise.reject(
+        new ConfigError('decision', 'a decision granted by this anyOf (it alone tells which member to refund)', decision),
+      );
+    }
+    const at = options?.at;
+    return Promise.all(this.limiters.map((l) => l.refund(key, cost, at === undefined ? undefined : { at }))).then(() => undefined);
+  }
+
+  reset(key?: string): Promise<void> {
+    return Promise.all(this.limiters.map((l) => l.reset(key))).then(() => undefined);
+  }
+
+  acquire(key: string, options?: AcquireOptions): Promise<Acquired> {
+    return acquire(this, key, options);
+  }
+
+  #combine(members: readonly (Decision | undefined)[], allowed: boolean): CompositeDecision {
+    const asked = members.filter((d): d is Decision => d !== undefined);
+    let bind = asked[0] as Decision;
+    for (const d of asked) {
+      if (allowed) {
+        // allOf: the member with the least left binds; anyOf: the one that granted.
+        if (this.#mode === 'allOf' ? d.remaining < bind.remaining : d.allowed && !bind.allowed) bind = d;
+      } else if (this.#mode === 'allOf') {
+        // Refused: the longest wait among refusing members is the earliest the whole can pass.
+        if (!d.allowed && (bind.allowed || d.retryAfterMs > bind.retryAfterMs)) bind = d;
+      } else if (d.retryAfterMs < bind.retryAfterMs) {
+        bind = d;
+      }
+    }
+    const rules: RuleDecision[] = asked.flatMap((d) => d.rules);
+    const decision: CompositeDecision = {
+      allowed,
+      limit: bind.limit,
+      remaining: bind.remaining,
+      resetMs: bind.resetMs,
+      retryAfterMs: allowed ? 0 : bind.retryAfterMs,
+      rule: bind.rule,
+      rules,
+      at: bind.at,
+      members,
+      ...(bind.error ? { error: bind.error } : {}),
+    };
+    return decision;
+  }
+}
+
+function refundOptions(d: Decision): CompositeRefundOptions {
+  return { at: d.at, decision: d };
+}

@@ -1,0 +1,147 @@
+import type { Decision, RuleDecision } from '../decision';
+import { ConfigError } from '../errors/config-error';
+import { isRateLimitError } from '../errors/rate-limit-error';
+import { createLimiter, type Limiter } from '../limiter';
+import type { ResolvedRule, Rule } from '../rules';
+import type { Store } from '../stores/types';
+import { type AcquireSource, acquire } from './acquire';
+import { retryAfterFromHeaders } from './retry-after';
+
+/** The `fetch` signature this module wraps and returns. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** Options of {@link rateLimitedFetch}. */
+export interface RateLimitedFetchOptions {
+  /** The limit(s) each host gets, e.g. `{ limit: 2, window: '1s' }`; the key is the URL's `host` (with port). */
+  perHost: Rule | readonly Rule[];
+  /** The fetch to call. @default globalThis.fetch */
+  fetch?: FetchLike;
+  /** Where the per-host state lives; a `RedisStore` shares each host's budget across processes. @default a new MemoryStore() */
+  store?: Store;
+  /** Storage key prefix. @default 'rk:fetch:' */
+  prefix?: string;
+  /** A request whose wait would be longer rejects at once with `RateLimitError`. @default Infinity */
+  maxWaitMs?: number;
+  /** How many times a 429 (or a 503 with `Retry-After`) is retried after the pause the server asked for. @default 0 */
+  retries?: number;
+  /** A 429 that names no delay pauses its host this long (ms). @default 1000 */
+  defaultPauseMs?: number;
+  /** Current time in epoch ms (tests pass a manual clock). @default monotonic epoch ms */
+  now?: () => number;
+  /** Called with each wait (ms) and the host it is for. */
+  onWait?: (ms: number, host: string) => void;
+}
+
+/** A `fetch`-compatible function limited per host; see {@link rateLimitedFetch}. */
+export interface RateLimitedFetch extends FetchLike {
+  /** The per-host limiter (key: host). */
+  readonly limiter: Limiter;
+  /** Stops sending to `host` for `ms` (what a 429's `Retry-After` does). Never shortens an existing pause. */
+  pause(host: string, ms: number): void;
+}
+
+const OPTION_KEYS = new Set(['perHost', 'fetch', 'store', 'prefix', 'maxWaitMs', 'retries', 'defaultPauseMs', 'now', 'onWait']);
+
+/**
+ * A `fetch` that keeps to a rate per host. Requests to one host go out first in, first out, each when
+ * the host's limiter allows. A 429 response (or a 503 with `Retry-After`) pauses its host for the time
+ * the server named in `Retry-After` (seconds or HTTP-date) or in the IETF `RateLimit` header (`t`), and
+ * is retried up to `retries` times; the last response is returned as is, like `fetch` does. The pause
+ * is local to this process; the rate itself is shared when the store is.
+ * @example
+ * const politeFetch = rateLimitedFetch({ perHost: { limit: 2, window: '1s' }, retries: 2 });
+ * const res = await politeFetch('https://example.org/robots.txt');
+ */
+export function rateLimitedFetch(options: RateLimitedFetchOptions): RateLimitedFetch {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
+  for (const k of Object.keys(options))
+    if (!OPTION_KEYS.has(k)) throw new ConfigError(k, 'a rateLimitedFetch option', `unknown option ${JSON.stringify(k)}`);
+  const { perHost, store, prefix = 'rk:fetch:', maxWaitMs, retries = 0, defaultPauseMs = 1000, now, onWait } = options;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') throw new ConfigError('fetch', 'a fetch function', fetchImpl);
+  if (!Number.isSafeInteger(retries) || retries < 0) throw new ConfigError('retries', 'a non-negative integer', retries);
+  if (!Number.isFinite(defaultPauseMs) || defaultPauseMs < 0)
+    throw new ConfigError('defaultPauseMs', 'a non-negative number of milliseconds', defaultPauseMs);
+  if (onWait !== undefined && typeof onWait !== 'function') throw new ConfigError('onWait', 'a function', onWait);
+  const rules = Array.isArray(perHost) ? perHost : [perHost];
+  if (perHost === undefined) throw new ConfigError('perHost', 'a rule or rules, e.g. { limit: 2, window: "1s" }', perHost);
+  const limiter = createLimiter({
+    rules,
+    prefix,
+    ...(store !== undefined ? { store } : {}),
+    ...(now !== undefined ? { now } : {}),
+  });
+
+  // host -> end of the pause a server asked for, in the limiter's clock
+  const paused = new Map<string, number>();
+  // The pause gates the limiter: a paused host answers "wait" without touching the store, so waiting,
+  // FIFO order, maxWaitMs and abort work the same for both reasons to wait.
+  const gate: AcquireSource = {
+    now: limiter.now,
+    consume(key, o) {
+      const until = paused.get(key);
+      if (until !== undefined) {
+        const t = limiter.now();
+        if (until > t) return Promise.resolve(pausedDecision(limiter.rules, Math.ceil(until - t), t));
+        paused.delete(key);
+      }
+      return limiter.consume(key, o);
+    },
+    refund: (key, cost, o) => limiter.refund(key, cost, o),
+  };
+  const pause = (host: string, ms: number): void => {
+    const until = limiter.now() + ms;
+    if ((paused.get(host) ?? 0) < until) paused.set(host, until);
+  };
+
+  const limitedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const host = url.host;
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    // A streamed body can be sent only once, so such requests are never retried.
+    const replayable = !(init?.body instanceof ReadableStream);
+    const acquireOptions = {
+      ...(maxWaitMs !== undefined ? { maxWaitMs } : {}),
+      ...(signal ? { signal } : {}),
+      ...(onWait ? { onWait: (ms: number) => onWait(ms, host) } : {}),
+    };
+    let last: Response | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await acquire(gate, host, acquireOptions);
+      } catch (error) {
+        // Out of patience for a retry: hand back the server's own answer rather than our error.
+        if (last && isRateLimitError(error)) return last;
+        await last?.body?.cancel();
+        throw error;
+      }
+      if (last) await last.body?.cancel();
+      const request = input instanceof Request && retries > 0 ? input.clone() : input;
+      const response = await fetchImpl(request, init);
+      const limited = response.status === 429 || (response.status === 503 && response.headers.has('retry-after'));
+      if (!limited) return response;
+      const ms = retryAfterFromHeaders(response.headers, limiter.now());
+      pause(host, ms ?? (response.status === 429 ? defaultPauseMs : 0));
+      if (attempt >= retries || !replayable) return response;
+      last = response;
+    }
+  };
+  return Object.defineProperties(limitedFetch, {
+    limiter: { value: limiter, enumerable: true },
+    pause: {
+      value: (host: string, ms: number) => {
+        if (typeof host !== 'string') throw new ConfigError('host', 'a string', host);
+        if (!Number.isFinite(ms) || ms < 0) throw new ConfigError('ms', 'a non-negative number of milliseconds', ms);
+        pause(host, ms);
+      },
+    },
+  }) as RateLimitedFetch;
+}
+
+/** The refusal a paused host answers with: every rule waits until the pause ends. */
+function pausedDecision(rules: readonly ResolvedRule[], waitMs: number, at: number): Decision {
+  const list = rules.map(
+    (rule): RuleDecision => ({ rule, allowed: false, limit: rule.limit, remaining: 0, resetMs: waitMs, retryAfterMs: waitMs }),
+  );
+  return { ...(list[0] as RuleDecision), rules: list, at };
+}
