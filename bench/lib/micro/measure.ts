@@ -54,7 +54,9 @@ const retained: unknown[] = [];
 export async function measure(contenderId: string, s: Scenario): Promise<Measurement> {
   const c: Contender | undefined = CONTENDERS.find((x) => x.id === contenderId);
   if (!c) throw new Error(`unknown contender ${contenderId}`);
-  const limit = limitFor(s);
+  // A capped contender (sliding-log) can still serve an allow cell when each key sees no more hits than its cap.
+  const capped = s.mode === 'allow' && c.maxLimit !== undefined && s.decisions / s.keys <= c.maxLimit;
+  const limit = capped ? (c.maxLimit as number) : limitFor(s);
   if (c.maxLimit !== undefined && limit > c.maxLimit)
     return { contender: c.id, scenario: s.id, skipped: `limit ${limit} above its cap ${c.maxLimit}` };
   const workload = { limit, windowMs: WINDOW_MS, keys: s.keys };
