@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigError, describe } from '../../errors/config-error';
+import type { ResolvedRule } from '../../rules';
+import type { BoundStore, RawResult, Store } from '../types';
+import { BlockedCache } from './blocked-cache';
+import { assertReplaySafe, isNoScript, isRedisClient, type RedisClient, whenReady } from './client';
+import { escapeGlob, hashTag } from './keys';
+import { buildScript, type Operation } from './scripts/driver';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` or `Cluster`, created replay-safe: spread `replaySafeRedisOptions` /
+   * `replaySafeClusterOptions` into its options (otherwise ioredis may re-send a script that
+   * already ran after a reconnect, and the constructor throws a `ConfigError`).
+   */
+  client: RedisClient;
+  /** Prepended to every key, before the limiter's own `prefix`. Must not contain `{` or `}`. @default '' */
+  prefix?: string;
+  /**
+   * `'server'`: the script reads Redis `TIME`, so every app server agrees whatever its clock.
+   * `'client'`: the limiter's `now` is used (deterministic tests; app clocks must agree), and every
+   * TTL is padded by a minute so Redis never expires state the client clock still needs.
+   * @default 'server'
+   */
+  clock?: 'server' | 'client';
+  /**
+   * How long a call waits for a usable connection before failing without sending anything (the
+   * reply itself is bounded by the limiter's `timeoutMs`).
+   * @default 250
+   */
+  timeoutMs?: number;
+  /**
+   * Answer keys known to be denied locally, without a round trip, until they could pass again.
+   * Saves Redis load under attack; a refund or reset made by another process is not seen until
+   * then (a cached key may stay denied a little longer, never allowed early). `true` = 10,000 keys.
+   * @default false
+   */
+  blockedCache?: boolean | { maxKeys: number };
+}
+
+const OPTION_KEYS = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache']);
+
+/** Client-clock TTL padding: covers drift between app clocks (or a test's fake clock) and Redis's clock. */
+const CLIENT_CLOCK_SLACK_MS = 60_000;
+
+/**
+ * Redis (standalone or Cluster) store: every decision is one `EVALSHA` of a Lua script that
+ * evaluates all rules of the limiter atomically, with the Lua twin of each algorithm computing
+ * exactly what the memory store computes. `EVAL` is sent again only after `NOSCRIPT`; a script is
+ * never re-sent after a timeout or a connection error. Every key carries a TTL on every write.
+ *
+ * @example
+ * import Redis from 'ioredis';
+ * import { RedisStore, replaySafeRedisOptions } from '@ratekeeper/core/redis';
+ * const store = new RedisStore({ client: new Redis({ ...replaySafeRedisOptions }) });
+ * const limiter = createLimiter({ limit: 100, window: '1m', store, onStoreError: new MemoryStore() });
+ */
+export class RedisStore implements Store {
+  /** The ioredis client. */
+  readonly client: RedisClient;
+  /** The store's key prefix. */
+  readonly prefix: string;
+  /** Where time comes from. */
+  readonly clock: 'server' | 'client';
+  /** How long a call waits for a usable connection. */
+  readonly timeoutMs: number;
+  readonly #cacheKeys: number;
+
+  constructor(options: RedisStoreOptions) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
+    for (const k of Object.keys(options))
+      if (!OPTION_KEYS.has(k))
+        throw new ConfigError(k, `a RedisStore option (${[...OPTION_KEYS].join(', ')})`, `unknown option ${describe(k)}`);
+    if (!isRedisClient(options.client)) throw new ConfigError('client', 'an ioredis Redis or Cluster instance', options.client);
+    assertReplaySafe(options.client);
+    const prefix = options.prefix ?? '';
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix))
+      throw new ConfigError('prefix', 'a string without "{" or "}" (braces would change the Cluster hash tag)', prefix);
+    const clock = options.clock ?? 'server';
+    if (clock !== 'server' && clock !== 'client') throw new ConfigError('clock', "'server' or 'client'", clock);
+    const timeoutMs = options.timeoutMs ?? 250;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new ConfigError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
+    const cache = options.blockedCache ?? false;
+    let cacheKeys = 0;
+    if (cache === true) cacheKeys = 10_000;
+    else if (typeof cache === 'object' && cache !== null) {
+      const max = (cache as { maxKeys?: unknown }).maxKeys;
+      if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)
+        throw new ConfigError('blockedCache.maxKeys', 'a positive integer', max);
+      cacheKeys = max;
+    } else if (cache !== false) throw new ConfigError('blockedCache', 'a boolean or { maxKeys }', cache);
+    this.client = options.client;
+    this.prefix = prefix;
+    this.clock = clock;
+    this.timeoutMs = timeoutMs;
+    this.#cacheKeys = cacheKeys;
+  }
+
+  /** @internal */
+  bind(rules: readonly ResolvedRule[], prefix: string): BoundStore {
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix))
+      throw new ConfigError('prefix', 'a string without "{" or "}" with RedisStore (braces would change the Cluster hash tag)', prefix);
+    return new BoundRedisStore(this, rules, this.prefix + prefix, this.#cacheKeys);
+  }
+}
+
+interface Script {
+  readonly src: string;
+  readonly sha: string;
+}
+
+type Send = (...args: (string | number)[]) => Promise<unknown>;
+
+const NEVER_CACHE = 0;
+
+class BoundRedisStore implements BoundStore {
+  readonly #client: RedisClient;
+  readonly #timeoutMs: number;
+  readonly #clientClock: boolean;
+  readonly #heads: readonly string[];
+  readonly #patterns: readonly string[];
+  readonly #scripts: Record<Operation, Script>;
+  readonly #cache: BlockedCache | undefined;
+
+  constructor(store: RedisStore, rules: readonly ResolvedRule[], prefix: string, cacheKeys: number) {
+    this.#client = store.client;
+    this.#timeoutMs = store.timeoutMs;
+    this.#clientClock = store.clock === 'client';
+    this.#heads = rules.map((r) => `${prefix}${r.id}:{`);
+    this.#patterns = rules.map((r) => `${escapeGlob(`${prefix}${r.id}`)}:{*`);
+    const slack = this.#clientClock ? CLIENT_CLOCK_SLACK_MS : 0;
+    const script = (op: Operation): Script => {
+      const src = buildScript(op, rules, store.clock, slack);
+      return { src, sha: createHash('sha1').update(src).digest('hex') };
+    };
+    this.#scripts = { consume: script('consume'), peek: script('peek'), refund: script('refund'), reset: script('reset') };
+    this.#cache = cacheKeys > NEVER_CACHE ? new BlockedCache(cacheKeys) : undefined;
+  }
+
+  consume(key: string, cost: number, now: number): RawResult | Promise<RawResult> {
+    const cache = this.#cache;
+    if (cache === undefined) return this.#call('consume', key, now, cost, 0);
+    // Local time: the limiter's clock, or (server clock) the local monotonic clock at send time, so
+    // a cached denial never outlives the server's deadline.
+    const t = this.#clientClock ? now : performance.now();
+    const hit = cache.get(key, cost, t, (at, elapsed) => (this.#clientClock ? now : at + elapsed));
+    if (hit !== undefined) return hit;
+    return this.#call('consume', key, now, cost, 0).then((raw) => {
+      if (raw[1] !== 1 || raw.length > 5) {
+        let denied = false;
+        for (let j = 1; j < raw.length; j += 4) if (raw[j] !== 1) denied = true;
+        if (denied) cache.remember(key, cost, t, raw);
+      }
+      return raw;
+    });
+  }
+
+  peek(key: string, now: number): Promise<RawResult> {
+    return this.#call('peek', key, now, 1, 0);
+  }
+
+  refund(key: string, cost: number, now: number, chargedAt: number): Promise<void> {
+    this.#cache?.delete(key);
+    return this.#call('refund', key, now, cost, chargedAt).then(() => undefined);
+  }
+
+  reset(key: string | undefined): Promise<void> {
+    if (key !== undefined) {
+      this.#cache?.delete(key);
+      return this.#call('reset', key, 0, 0, 0).then(() => undefined);
+    }
+    this.#cache?.clear();
+    const ready = whenReady(this.#client, 'reset', this.#timeoutMs);
+    return (ready ?? Promise.resolve()).then(() => this.#resetAll());
+  }
+
+  /** SCAN every master for this limiter's keys and UNLINK them. */
+  async #resetAll(): Promise<void> {
+    const client = this.#client;
+    const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+    await Promise.all(
+      nodes.map(async (node) => {
+        for (const pattern of this.#patterns) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+            cursor = next;
+            // One key per UNLINK: keys found together may sit in different slots of this node.
+            if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
+          } while (cursor !== '0');
+        }
+      }),
+    );
+  }
+
+  #call(op: Operation, key: string, now: number, cost: number, chargedAt: number): Promise<RawResult> {
+    const tag = hashTag(key);
+    const heads = this.#heads;
+    const args: (string | number)[] = [this.#scripts[op].sha, heads.length];
+    for (let i = 0; i < heads.length; i++) args.push(`${heads[i]}${tag}}`);
+    if (op === 'consume' || op === 'peek') args.push(this.#clientClock ? now : 0, cost);
+    else if (op === 'refund') args.push(this.#clientClock ? now : 0, cost, chargedAt);
+    const ready = whenReady(this.#client, op, this.#timeoutMs);
+    if (ready === undefined) return this.#send(op, args);
+    return ready.then(() => this.#send(op, args));
+  }
+
+  #send(op: Operation, args: (string | number)[]): Promise<RawResult> {
+    const client = this.#client;
+    return (client.evalsha as unknown as Send).apply(client, args).then(
+      (r) => r as RawResult,
+      (error: unknown) => {
+        // Only NOSCRIPT proves the script did not run, so only then is it sent again (as EVAL,
+        // which also caches it). Any other error goes to the limiter's onStoreError policy.
+        if (!isNoScript(error)) throw error;
+        args[0] = this.#scripts[op].src;
+        return (client.eval as unknown as Send).apply(client, args).then((r) => r as RawResult);
+      },
+    );
+  }
+}

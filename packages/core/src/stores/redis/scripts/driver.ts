@@ -1,0 +1,122 @@
+import type { ResolvedRule } from '../../../rules';
+import { FIXED_WINDOW_LUA } from './fixed-window';
+import { GCRA_LUA } from './gcra';
+import { SLIDING_LOG_LUA } from './sliding-log';
+import { SLIDING_WINDOW_LUA } from './sliding-window';
+import { TOKEN_BUCKET_LUA } from './token-bucket';
+
+/** The four operations; each is one script evaluating every rule of a limiter atomically. */
+export type Operation = 'consume' | 'peek' | 'refund' | 'reset';
+
+const TWINS = {
+  'fixed-window': { prefix: 'fw', lua: FIXED_WINDOW_LUA, undo: true },
+  'sliding-window': { prefix: 'sw', lua: SLIDING_WINDOW_LUA, undo: true },
+  'sliding-log': { prefix: 'sl', lua: SLIDING_LOG_LUA, undo: false },
+  'token-bucket': { prefix: 'tb', lua: TOKEN_BUCKET_LUA, undo: false },
+  gcra: { prefix: 'gc', lua: GCRA_LUA, undo: false },
+} as const;
+
+// Shared helpers. Lua numbers passed to redis.call are formatted by Redis; integers are formatted
+// here instead so a large one is never written in exponent notation.
+const PRELUDE = `
+local INF = -1
+local function fmt(x) return string.format('%d', x) end
+`;
+
+// Mirrors BoundMemoryStore.consume: evaluate every rule, then commit all or (blockFor) block the
+// refusing ones; rules that allowed but were refused by another report their units as left.
+const CONSUME = `
+local n = #R
+local cost = tonumber(ARGV[2])
+local st = {}
+local all = true
+for i = 1, n do
+  local r, k = R[i], KEYS[i]
+  local blk = 0
+  if r.bf > 0 then blk = tonumber(redis.call('GET', k .. ':b') or '0') end
+  local s
+  if blk > now then
+    s = {blocked = true, ok = false, rem = 0, rst = blk - now, rty = blk - now}
+  else
+    s = r.ev(k, now, cost, r, true)
+  end
+  st[i] = s
+  if not s.ok then all = false end
+end
+local out = {now}
+for i = 1, n do
+  local r, k, s = R[i], KEYS[i], st[i]
+  if all then
+    r.cm(k, now, cost, r, s)
+  elseif not s.blocked then
+    if s.inc then r.un(k, cost, r, s) end
+    if s.ok then
+      s.rem = s.rem + cost
+    elseif r.bf > 0 and s.rty ~= INF then
+      redis.call('SET', k .. ':b', fmt(now + r.bf), 'PX', fmt(r.bf + SLACK))
+      local wait = math.max(s.rty, r.bf)
+      s.rem = 0; s.rty = wait
+      if s.rst < wait then s.rst = wait end
+    end
+  end
+  local j = #out
+  if s.ok then out[j + 1] = 1 else out[j + 1] = 0 end
+  out[j + 2] = s.rem; out[j + 3] = s.rst; out[j + 4] = s.rty
+end
+return out
+`;
+
+const PEEK = `
+local out = {now}
+for i = 1, #R do
+  local r, k = R[i], KEYS[i]
+  local blk = 0
+  if r.bf > 0 then blk = tonumber(redis.call('GET', k .. ':b') or '0') end
+  local j = #out
+  if blk > now then
+    out[j + 1] = 0; out[j + 2] = 0; out[j + 3] = blk - now; out[j + 4] = blk - now
+  else
+    local s = r.ev(k, now, 1, r, false)
+    if s.ok then out[j + 1] = 1; out[j + 2] = s.rem + 1 else out[j + 1] = 0; out[j + 2] = s.rem end
+    out[j + 3] = s.rst; out[j + 4] = s.rty
+  end
+end
+return out
+`;
+
+const REFUND = `
+local cost = tonumber(ARGV[2])
+local chargedAt = tonumber(ARGV[3])
+for i = 1, #R do R[i].rf(KEYS[i], now, cost, R[i], chargedAt) end
+return 0
+`;
+
+const RESET = `
+for i = 1, #KEYS do redis.call('UNLINK', KEYS[i], KEYS[i] .. ':b') end
+return 0
+`;
+
+/**
+ * Builds the Lua source of one operation for one limiter's rules. Rule parameters are baked in as
+ * constants (a request carries only keys, time and cost); only the twins the rules use are included.
+ * `clock: 'server'` reads `TIME` in the script; `'client'` takes `now` from `ARGV[1]` and pads every
+ * TTL by `slackMs` so a key never expires (on Redis's clock) while the client's clock still needs it.
+ */
+export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock: 'server' | 'client', slackMs: number): string {
+  if (op === 'reset') return RESET;
+  const used = [...new Set(rules.map((r) => r.algorithm))];
+  const twins = used.map((a) => TWINS[a].lua).join('');
+  const table = rules
+    .map((r) => {
+      const p = TWINS[r.algorithm].prefix;
+      const undo = TWINS[r.algorithm].undo ? `, un = ${p}_undo` : '';
+      return `{l = ${r.limit}, w = ${r.windowMs}, b = ${r.burst}, bf = ${r.blockForMs}, ev = ${p}_eval, cm = ${p}_commit, rf = ${p}_refund${undo}}`;
+    })
+    .join(',\n  ');
+  const now =
+    clock === 'server'
+      ? `local tm = redis.call('TIME')\nlocal now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)`
+      : 'local now = tonumber(ARGV[1])';
+  const body = op === 'consume' ? CONSUME : op === 'peek' ? PEEK : REFUND;
+  return `${PRELUDE}local SLACK = ${clock === 'client' ? slackMs : 0}\n${twins}\nlocal R = {\n  ${table}\n}\n${now}\n${body}`;
+}

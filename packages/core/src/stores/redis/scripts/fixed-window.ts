@@ -1,0 +1,58 @@
+/**
+ * Lua twin of `algorithms/fixed-window.ts`. State: one hash per key, field = window start (epoch
+ * ms), value = count. The consume path increments optimistically (`HINCRBY`, one command) and
+ * undoes on denial, so an allowed decision costs a single command (plus `PEXPIRE` once per window).
+ * @internal
+ */
+export const FIXED_WINDOW_LUA = `
+local function fw_eval(k, now, cost, r, consuming)
+  local W, L = r.w, r.l
+  local start = math.floor(now / W) * W
+  local f = fmt(start)
+  local s = {f = f, start = start}
+  local count
+  if consuming and cost <= L then
+    count = redis.call('HINCRBY', k, f, cost) - cost
+    s.inc = true
+    s.new = count == 0
+  else
+    count = tonumber(redis.call('HGET', k, f) or '0')
+  end
+  local resetMs = start + W - now
+  s.rst = resetMs
+  if count + cost <= L then
+    s.ok = true; s.rem = L - count - cost; s.rty = 0
+  else
+    s.ok = false; s.rem = L - count
+    if cost > L then s.rty = INF else s.rty = resetMs end
+  end
+  return s
+end
+
+local function fw_commit(k, now, cost, r, s)
+  if s.new then
+    -- First units of this window: older windows are dead, and the hash lives until this one ends.
+    if redis.call('HLEN', k) > 1 then
+      for _, f in ipairs(redis.call('HKEYS', k)) do
+        if tonumber(f) < s.start then redis.call('HDEL', k, f) end
+      end
+    end
+    redis.call('PEXPIRE', k, fmt(s.start + r.w - now + SLACK))
+  end
+end
+
+local function fw_undo(k, cost, r, s)
+  if s.new then redis.call('HDEL', k, s.f) else redis.call('HINCRBY', k, s.f, -cost) end
+end
+
+local function fw_refund(k, now, cost, r, chargedAt)
+  local W = r.w
+  local cs = math.floor(chargedAt / W) * W
+  -- Only the window the units were charged in, and only while it lasts.
+  if cs + W > now and cs <= now then
+    local f = fmt(cs)
+    local v = tonumber(redis.call('HGET', k, f) or '0')
+    if v > 0 then redis.call('HINCRBY', k, f, -math.min(v, cost)) end
+  end
+end
+`;
