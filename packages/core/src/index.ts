@@ -4,6 +4,11 @@ export { ConfigError, isConfigError } from './errors/config-error';
 export { isRateLimitError, RateLimitError } from './errors/rate-limit-error';
 export { isRatekeeperError, RatekeeperError, type RatekeeperErrorCode } from './errors/ratekeeper-error';
 export { isStoreError, StoreError } from './errors/store-error';
+export { type LimitedBody, serializeBody } from './http/body';
+export { DEFAULT_HEADER_FORMATS, type HeaderFormat, rateLimitHeaders, retryAfterSeconds } from './http/headers';
+export { compileAllowList, normalizeIp } from './http/ip';
+export { HTTP_OPTION_KEYS, type KeyPart, mergeRateLimitOptions, type RateLimitLogger, type RateLimitOptions } from './http/options';
+export { createHttpLimiter, type HttpAdapter, HttpLimiter, type HttpOutcome } from './http/pipeline';
 export {
   type ConsumeOptions,
   createLimiter,

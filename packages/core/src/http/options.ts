@@ -1,0 +1,136 @@
+import type { Decision } from '../decision';
+import type { Duration } from '../duration';
+import { ConfigError, describe } from '../errors/config-error';
+import type { StoreError } from '../errors/store-error';
+import type { StoreErrorPolicy } from '../limiter';
+import type { Algorithm, Rule } from '../rules';
+import type { Store } from '../stores/types';
+import type { HeaderFormat } from './headers';
+
+/** A building block of a rate-limit key. */
+export type KeyPart = 'ip' | 'user' | 'route';
+
+/** Where the one-time warnings of the HTTP pipeline go. */
+export interface RateLimitLogger {
+  warn(message: string): void;
+}
+
+/**
+ * Options of the HTTP adapters (`rateLimit` for Express and Koa, `rateLimitPlugin` for Fastify):
+ * the same names in all three. Validated once, when the middleware is created.
+ * @typeParam Req - the framework's request (Express `Request`, Fastify `FastifyRequest`, Koa `Context`).
+ */
+export interface RateLimitOptions<Req = unknown> {
+  /** Shorthand for one rule: requests per window. */
+  limit?: number;
+  /** Shorthand for one rule: the window, `'15m'` or milliseconds. */
+  window?: Duration;
+  /** Shorthand for one rule. @default 'sliding-window' */
+  algorithm?: Algorithm;
+  /** Shorthand for one rule: bucket capacity for token-bucket/gcra. @default limit */
+  burst?: number;
+  /** Shorthand for one rule: once denied, deny the key for this long. */
+  blockFor?: Duration;
+  /** Shorthand for one rule: the policy name in headers. @default e.g. `100-in-1min` */
+  name?: string;
+  /**
+   * Several rules checked all-or-nothing, or a function choosing them per request (tiered plans).
+   * One limiter is built per distinct rule set and reused, so return the same array objects.
+   */
+  rules?: readonly Rule[] | ((req: Req) => readonly Rule[] | Promise<readonly Rule[]>);
+  /**
+   * What one bucket is: the client address, the user, the route pattern, a combination, or your
+   * own function. @default 'ip'
+   */
+  key?: KeyPart | readonly KeyPart[] | ((req: Req) => string | Promise<string>);
+  /** What `'user'` means; requests for which it returns `undefined` are limited by IP. */
+  user?: (req: Req) => string | undefined;
+  /** IPv6 clients share a bucket per prefix of this length; `false`: per address. @default 56 */
+  ipv6Subnet?: number | false;
+  /** Where counters live. @default one new MemoryStore per middleware */
+  store?: Store;
+  /** Prepended to every storage key. @default 'rk:' */
+  prefix?: string;
+  /** When the store fails: `'allow'`, `'deny'` or a fallback store. @default 'allow' */
+  onStoreError?: StoreErrorPolicy;
+  /** A store call slower than this counts as failed. @default 250 */
+  timeoutMs?: number;
+  /** Called with every store failure. @default a process warning once per outage */
+  onError?: (error: StoreError) => void;
+  /** Current time in epoch ms (tests inject a manual clock). @default monotonic epoch clock */
+  now?: () => number;
+  /** Header families to send, or `false` for none (then no `Retry-After` either). @default ['legacy', 'draft-8'] */
+  headers?: HeaderFormat | readonly HeaderFormat[] | false;
+  /** Requests for which this returns true are not counted and get no headers. */
+  skip?: (req: Req) => boolean | Promise<boolean>;
+  /** Addresses or CIDR ranges never limited, or a predicate. */
+  allowList?: readonly string[] | ((req: Req) => boolean);
+  /** Whether a finished response counts; rejected ones are refunded. @default status < 500 */
+  countResponse?: (statusCode: number) => boolean;
+  /** Status of the limited response. @default 429 */
+  statusCode?: number;
+  /** Body of the limited response: text, a JSON value, or a function of the request and decision. @default 'Too many requests, please try again later.' */
+  message?: string | object | ((req: Req, decision: Decision) => unknown);
+  /** Called for every request over the limit (also in `dryRun`). */
+  onLimited?: (req: Req, decision: Decision) => void;
+  /** Evaluate, count, send headers and call `onLimited`, but never block. @default false */
+  dryRun?: boolean;
+  /** Receives one-time warnings (e.g. `X-Forwarded-For` without trust proxy). @default process warnings */
+  logger?: RateLimitLogger;
+}
+
+/** Rule shorthand fields, passed to the core limiter. */
+export const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const;
+
+/** Every option name shared by the three adapters. */
+export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
+  ...RULE_FIELDS,
+  'rules',
+  'key',
+  'user',
+  'ipv6Subnet',
+  'store',
+  'prefix',
+  'onStoreError',
+  'timeoutMs',
+  'onError',
+  'now',
+  'headers',
+  'skip',
+  'allowList',
+  'countResponse',
+  'statusCode',
+  'message',
+  'onLimited',
+  'dryRun',
+  'logger',
+]);
+
+/** @internal Rejects unknown option names (typos would otherwise silently do nothing). */
+export function checkOptionNames(options: object, extra: ReadonlySet<string> = new Set()): void {
+  for (const k of Object.keys(options)) {
+    if (!HTTP_OPTION_KEYS.has(k) && !extra.has(k)) throw new ConfigError(k, 'a known rate-limit option', `unknown option ${describe(k)}`);
+  }
+}
+
+/** @internal */
+export function optionalFunction<T>(options: Record<string, unknown>, name: string): T | undefined {
+  const v = options[name];
+  if (v !== undefined && typeof v !== 'function') throw new ConfigError(name, 'a function', v);
+  return v as T | undefined;
+}
+
+/** Option names that describe the rules; an override naming any of them replaces all of them. */
+const RULE_SHAPE: readonly string[] = [...RULE_FIELDS, 'rules'];
+
+/**
+ * Layers per-route options over app-wide ones (Fastify `config.rateLimit`, per-router Koa
+ * defaults). Rules are taken as a whole: a route giving `limit`+`window` drops the app's `rules`.
+ */
+export function mergeRateLimitOptions<O extends object>(base: O, override: O): O {
+  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  const o = override as Record<string, unknown>;
+  if (RULE_SHAPE.some((k) => o[k] !== undefined)) for (const k of RULE_SHAPE) delete merged[k];
+  for (const k of Object.keys(o)) if (o[k] !== undefined) merged[k] = o[k];
+  return merged as O;
+}

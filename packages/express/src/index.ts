@@ -1,0 +1,53 @@
+import { createHttpLimiter, type Decision, type HttpAdapter, type RateLimitOptions } from '@ratekeeper/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The decision of the last ratekeeper limiter this request passed through. */
+      rateLimit?: Decision;
+    }
+  }
+}
+
+/** Options of the Express middleware: the shared HTTP options, with Express's `Request`. */
+export type ExpressRateLimitOptions = RateLimitOptions<Request>;
+
+const adapter: HttpAdapter<Request> = {
+  // `req.ip` applies Express's trust-proxy setting; read once per request by the pipeline.
+  ip: (req) => req.ip,
+  // Inside a route the pattern is known (mount path + route path); app-level middleware sees none.
+  route: (req) => (req.route === undefined ? undefined : `${req.method} ${req.baseUrl}${(req.route as { path: string }).path}`),
+  trustsProxy: (req) => {
+    const setting: unknown = req.app.get('trust proxy');
+    return setting !== false && setting !== 0 && setting !== undefined;
+  },
+};
+
+/**
+ * Express (4 and 5) rate-limit middleware, for the whole app or a single route. The decision is
+ * on `req.rateLimit`. Errors from `key`, `rules` or `skip` functions, and store failures the
+ * `onStoreError` policy did not absorb, go to `next(err)`.
+ * @example
+ * app.use(rateLimit({ limit: 100, window: '15m' }));
+ * app.post('/login', rateLimit({ limit: 5, window: '1m', key: ['ip', 'route'] }), login);
+ */
+export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
+  const limiter = createHttpLimiter(options, adapter);
+  return function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
+    limiter.handle(req, req, res).then((out) => {
+      if (out === undefined) return next();
+      req.rateLimit = out.decision;
+      const headers = out.headers;
+      if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string);
+      if (out.blocked && out.body !== undefined) {
+        // Written directly: `res.send` would hash an ETag for every rejected request.
+        res.statusCode = out.statusCode;
+        res.setHeader('Content-Type', out.body.contentType);
+        res.end(out.body.body);
+        return;
+      }
+      next();
+    }, next);
+  };
+}

@@ -1,0 +1,41 @@
+import { rateLimitPlugin } from '@ratekeeper/fastify';
+import Fastify, { type FastifyRequest, type RouteShorthandOptions } from 'fastify';
+import { type AppSetup, abortTracker, fakeAuth, type Harness, type RunningApp } from '../harness';
+
+export const fastifyHarness: Harness = {
+  name: 'fastify',
+  async start(setup: AppSetup): Promise<RunningApp> {
+    const app = Fastify({ trustProxy: setup.trustProxy ?? true });
+    const abort = abortTracker();
+    app.addHook('onRequest', (request, _reply, done) => {
+      fakeAuth(request.headers);
+      done();
+    });
+    const route = setup.mode === 'route';
+    if (route && setup.limiters.length > 1) throw new Error('fastify routes take one limiter each');
+    if (!route) for (const o of setup.limiters) await app.register(rateLimitPlugin, o as never);
+    else await app.register(rateLimitPlugin, { global: false });
+    const opts: RouteShorthandOptions = route ? { config: { rateLimit: setup.limiters[0] as never } } : {};
+    app.get('/ok', opts, async () => 'ok');
+    app.get('/bad', opts, async (_req, reply) => reply.code(400).send('bad'));
+    app.get('/fail', opts, async (_req, reply) => reply.code(500).send('fail'));
+    app.get('/users/:id', opts, async (req: FastifyRequest) => `user ${String((req.params as { id: string }).id)}`);
+    app.get('/abort', opts, (_req, reply) => {
+      reply.hijack();
+      reply.raw.on('close', abort.onClose);
+      reply.raw.writeHead(503, { 'Content-Type': 'text/plain' });
+      reply.raw.write('partial');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      abortClosed: abort.closed,
+      close: async () => {
+        app.server.closeAllConnections();
+        await app.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,4 @@
+import { fastifyHarness } from './adapters/fastify';
+import { conformance } from './suite';
+
+conformance(fastifyHarness);

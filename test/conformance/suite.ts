@@ -1,0 +1,396 @@
+import { request as httpRequest } from 'node:http';
+import { type BoundStore, MemoryStore, type Store } from '@ratekeeper/core';
+import supertest from 'supertest';
+import type { AppSetup, Harness, RunningApp } from './harness';
+
+/** An hour boundary, so window resets are round numbers in the expectations. */
+const T0 = 1_699_999_200_000;
+const RATE_HEADERS = [
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+  'ratelimit-policy',
+  'ratelimit',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'retry-after',
+];
+
+/** The rate-limit headers of a response, nothing else. */
+function rateHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const h of RATE_HEADERS) if (headers[h] !== undefined) out[h] = headers[h];
+  return out;
+}
+
+/** A store whose every call fails, to drive `onStoreError`. */
+class BrokenStore implements Store {
+  bind(): BoundStore {
+    const fail = (): never => {
+      throw new Error('connection refused');
+    };
+    return { consume: fail, peek: fail, refund: fail, reset: fail };
+  }
+}
+
+/**
+ * The HTTP behaviour every adapter must share, run over real HTTP. Each test builds its own app
+ * (and so its own limiter and store) and drives time through an injected clock.
+ */
+export function conformance(harness: Harness): void {
+  describe(`${harness.name} conformance`, () => {
+    let app: RunningApp | undefined;
+    let t = T0;
+    const now = (): number => t;
+
+    beforeEach(() => {
+      t = T0;
+    });
+    afterEach(async () => {
+      await app?.close();
+      app = undefined;
+    });
+
+    async function start(setup: AppSetup): Promise<ReturnType<typeof supertest>> {
+      app = await harness.start(setup);
+      return supertest(app.url);
+    }
+
+    /** Requests `/ok` n times and returns the statuses. */
+    async function statuses(http: ReturnType<typeof supertest>, n: number, path = '/ok', ip = '203.0.113.1'): Promise<number[]> {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await http.get(path).set('X-Forwarded-For', ip)).status);
+      return out;
+    }
+
+    it('allows up to the limit, then answers 429 with the default body', async () => {
+      const http = await start({ limiters: [{ limit: 3, window: '1m', now }] });
+      expect(await statuses(http, 3)).toEqual([200, 200, 200]);
+      const res = await http.get('/ok').set('X-Forwarded-For', '203.0.113.1');
+      expect(res.status).toBe(429);
+      expect(res.text).toBe('Too many requests, please try again later.');
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+      // Another client is unaffected.
+      expect((await http.get('/ok').set('X-Forwarded-For', '203.0.113.2')).status).toBe(200);
+    });
+
+    it('sends legacy and draft-8 headers by default, byte-exact, and Retry-After only on 429', async () => {
+      const http = await start({ limiters: [{ limit: 2, window: '1m', now }] });
+      t = T0 + 15_000;
+      const first = await http.get('/ok');
+      expect(rateHeaders(first.headers)).toEqual({
+        'x-ratelimit-limit': '2',
+        'x-ratelimit-remaining': '1',
+        'x-ratelimit-reset': '1699999260',
+        'ratelimit-policy': '"2-in-1min";q=2;w=60',
+        ratelimit: '"2-in-1min";r=1;t=45',
+      });
+      t = T0 + 20_500;
+      const second = await http.get('/ok');
+      expect(rateHeaders(second.headers)).toEqual({
+        'x-ratelimit-limit': '2',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': '1699999260',
+        'ratelimit-policy': '"2-in-1min";q=2;w=60',
+        ratelimit: '"2-in-1min";r=0;t=40',
+      });
+      const third = await http.get('/ok');
+      expect(third.status).toBe(429);
+      // Sliding window: both requests sit in this window, so one more fits only once half of the
+      // next window has passed and their weight dropped to one (69.5 s, rounded up).
+      expect(rateHeaders(third.headers)).toEqual({
+        'x-ratelimit-limit': '2',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': '1699999260',
+        'ratelimit-policy': '"2-in-1min";q=2;w=60',
+        ratelimit: '"2-in-1min";r=0;t=70',
+        'retry-after': '70',
+      });
+    });
+
+    it('sends draft-6 headers byte-exact', async () => {
+      const http = await start({ limiters: [{ limit: 2, window: '1m', now, headers: 'draft-6' }] });
+      t = T0 + 15_000;
+      expect(rateHeaders((await http.get('/ok')).headers)).toEqual({
+        'ratelimit-policy': '2;w=60',
+        'ratelimit-limit': '2',
+        'ratelimit-remaining': '1',
+        'ratelimit-reset': '45',
+      });
+      await http.get('/ok');
+      const limited = await http.get('/ok');
+      expect(limited.status).toBe(429);
+      expect(rateHeaders(limited.headers)).toEqual({
+        'ratelimit-policy': '2;w=60',
+        'ratelimit-limit': '2',
+        'ratelimit-remaining': '0',
+        'ratelimit-reset': '45',
+        'retry-after': '75',
+      });
+    });
+
+    it('sends draft-7 headers byte-exact', async () => {
+      const http = await start({ limiters: [{ limit: 2, window: '1m', now, headers: ['draft-7'] }] });
+      t = T0 + 15_000;
+      expect(rateHeaders((await http.get('/ok')).headers)).toEqual({
+        'ratelimit-policy': '2;w=60',
+        ratelimit: 'limit=2, remaining=1, reset=45',
+      });
+    });
+
+    it('sends every rule in draft-8, and nothing with headers: false', async () => {
+      const rules = [
+        { limit: 2, window: '1s', name: 'burst' },
+        { limit: 5, window: '1h', name: 'hourly' },
+      ] as const;
+      let http = await start({ limiters: [{ rules: [...rules], now, headers: 'draft-8' }] });
+      expect(rateHeaders((await http.get('/ok')).headers)).toEqual({
+        'ratelimit-policy': '"burst";q=2;w=1, "hourly";q=5;w=3600',
+        ratelimit: '"burst";r=1;t=1, "hourly";r=4;t=3600',
+      });
+      await app?.close();
+      http = await start({ limiters: [{ limit: 1, window: '1m', now, headers: false }] });
+      expect(rateHeaders((await http.get('/ok')).headers)).toEqual({});
+      const limited = await http.get('/ok');
+      expect(limited.status).toBe(429);
+      expect(rateHeaders(limited.headers)).toEqual({});
+    });
+
+    it('does not count 5xx responses and counts 4xx', async () => {
+      const http = await start({ limiters: [{ limit: 2, window: '1m', now }] });
+      expect(await statuses(http, 4, '/fail')).toEqual([500, 500, 500, 500]);
+      expect(await statuses(http, 3, '/bad')).toEqual([400, 400, 429]);
+    });
+
+    it('honours countResponse', async () => {
+      const http = await start({ limiters: [{ limit: 2, window: '1m', now, countResponse: (status) => status < 400 }] });
+      expect(await statuses(http, 3, '/bad')).toEqual([400, 400, 400]);
+      expect(await statuses(http, 3)).toEqual([200, 200, 429]);
+    });
+
+    it('refunds a rejected response exactly once when the client aborts', async () => {
+      const http = await start({ limiters: [{ limit: 3, window: '1m', now }] });
+      expect(await statuses(http, 1)).toEqual([200]);
+      const running = app as RunningApp;
+      const closed = running.abortClosed();
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(`${running.url}/abort`, { headers: { 'X-Forwarded-For': '203.0.113.1' } }, (res) => {
+          expect(res.statusCode).toBe(503);
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      await closed;
+      // 1 counted, the aborted 503 refunded once: two more fit, the third does not.
+      expect(await statuses(http, 3)).toEqual([200, 200, 429]);
+    });
+
+    it('skips requests for which skip() is true, and allow-listed addresses', async () => {
+      const http = await start({
+        limiters: [
+          {
+            limit: 1,
+            window: '1m',
+            now,
+            skip: (req) => req.headers['x-internal'] === '1',
+            allowList: ['198.51.100.7', '2001:db8:ff::/48'],
+          },
+        ],
+      });
+      for (let i = 0; i < 3; i++) {
+        const res = await http.get('/ok').set('X-Forwarded-For', '203.0.113.1').set('x-internal', '1');
+        expect(res.status).toBe(200);
+        expect(res.headers['x-ratelimit-limit']).toBeUndefined();
+      }
+      expect(await statuses(http, 3, '/ok', '198.51.100.7')).toEqual([200, 200, 200]);
+      expect(await statuses(http, 3, '/ok', '::ffff:198.51.100.7')).toEqual([200, 200, 200]);
+      expect(await statuses(http, 3, '/ok', '2001:db8:ff:1::9')).toEqual([200, 200, 200]);
+      expect(await statuses(http, 2, '/ok', '203.0.113.1')).toEqual([200, 429]);
+    });
+
+    it('keys by user, falling back to the address for anonymous requests', async () => {
+      const http = await start({
+        limiters: [{ limit: 1, window: '1m', now, key: 'user', user: (req) => req.headers['x-user'] as string | undefined }],
+      });
+      const as = (user: string | undefined, ip: string) => {
+        const r = http.get('/ok').set('X-Forwarded-For', ip);
+        return (user === undefined ? r : r.set('x-user', user)).then((res) => res.status);
+      };
+      expect(await as('alice', '203.0.113.1')).toBe(200);
+      expect(await as('alice', '203.0.113.2')).toBe(429);
+      expect(await as('bob', '203.0.113.1')).toBe(200);
+      expect(await as(undefined, '203.0.113.1')).toBe(200);
+      expect(await as(undefined, '203.0.113.1')).toBe(429);
+      expect(await as(undefined, '203.0.113.3')).toBe(200);
+    });
+
+    it('keys by route pattern: distinct raw paths share one bucket and add no keys', async () => {
+      const store = new MemoryStore();
+      const http = await start({ mode: 'route', limiters: [{ limit: 3, window: '1m', now, key: 'route', store }] });
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++)
+        codes.push((await http.get(`/users/${i}-${'x'.repeat(i)}`).set('X-Forwarded-For', `203.0.113.${i}`)).status);
+      expect(codes).toEqual([200, 200, 200, 429, 429]);
+      expect(store.size).toBe(1);
+      // Another route is another bucket.
+      expect(await statuses(http, 1)).toEqual([200]);
+      expect(store.size).toBe(2);
+    });
+
+    it('combines key parts: per address per route', async () => {
+      const http = await start({ mode: 'route', limiters: [{ limit: 1, window: '1m', now, key: ['ip', 'route'] }] });
+      expect(await statuses(http, 2, '/users/1')).toEqual([200, 429]);
+      expect(await statuses(http, 1, '/users/2', '203.0.113.9')).toEqual([200]);
+      expect(await statuses(http, 1, '/ok')).toEqual([200]);
+    });
+
+    it('chooses rules per request: tiered plans from the authenticated plan', async () => {
+      const free = [{ limit: 5, window: '1m', name: 'free' }] as const;
+      const pro = [{ limit: 50, window: '1m', name: 'pro' }] as const;
+      const plans = { free: [...free], pro: [...pro] };
+      const http = await start({
+        limiters: [{ now, rules: (req) => (req.headers['x-plan'] === 'pro' ? plans.pro : plans.free) }],
+      });
+      const run = async (token: string | undefined, ip: string, n: number) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const r = http.get('/ok').set('X-Forwarded-For', ip);
+          out.push((await (token ? r.set('Authorization', `Bearer ${token}`) : r)).status);
+        }
+        return out;
+      };
+      expect(await run(undefined, '203.0.113.1', 6)).toEqual([200, 200, 200, 200, 200, 429]);
+      const proCodes = await run('pro', '203.0.113.2', 51);
+      expect(proCodes.filter((c) => c === 200)).toHaveLength(50);
+      expect(proCodes[50]).toBe(429);
+      const res = await http.get('/ok').set('X-Forwarded-For', '203.0.113.3').set('Authorization', 'Bearer pro');
+      expect(res.headers['ratelimit-policy']).toBe('"pro";q=50;w=60');
+    });
+
+    it('applies two rules all-or-nothing', async () => {
+      const http = await start({
+        limiters: [
+          {
+            now,
+            rules: [
+              { limit: 2, window: '1s', name: 'burst', algorithm: 'fixed-window' },
+              { limit: 3, window: '1m', name: 'minute', algorithm: 'fixed-window' },
+            ],
+          },
+        ],
+      });
+      expect(await statuses(http, 3)).toEqual([200, 200, 429]);
+      t += 1000;
+      // The burst rule has room again, the minute rule has one left; the denied request above took nothing.
+      const res = await http.get('/ok').set('X-Forwarded-For', '203.0.113.1');
+      expect(res.status).toBe(200);
+      expect(res.headers.ratelimit).toBe('"burst";r=1;t=1, "minute";r=0;t=59');
+      const limited = await http.get('/ok').set('X-Forwarded-For', '203.0.113.1');
+      expect(limited.status).toBe(429);
+      expect(limited.headers['retry-after']).toBe('59');
+    });
+
+    it('dryRun counts and reports but never blocks', async () => {
+      const limited: number[] = [];
+      const http = await start({
+        limiters: [{ limit: 1, window: '1m', now, dryRun: true, onLimited: (_req, d) => limited.push(d.remaining) }],
+      });
+      const res = await http.get('/ok');
+      expect(res.status).toBe(200);
+      const over = await http.get('/ok');
+      expect(over.status).toBe(200);
+      expect(over.headers['x-ratelimit-remaining']).toBe('0');
+      expect(over.headers['retry-after']).toBeUndefined();
+      expect(limited).toEqual([0]);
+    });
+
+    it('sends a custom message and status', async () => {
+      let http = await start({ limiters: [{ limit: 1, window: '1m', now, statusCode: 503, message: { error: 'slow down' } }] });
+      await http.get('/ok');
+      let res = await http.get('/ok');
+      expect(res.status).toBe(503);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.body).toEqual({ error: 'slow down' });
+      expect(res.headers['retry-after']).toBe('120');
+      await app?.close();
+      http = await start({
+        limiters: [{ limit: 1, window: '1m', now, message: async (_req, d) => `wait ${Math.ceil(d.retryAfterMs / 1000)}s` }],
+      });
+      await http.get('/ok');
+      res = await http.get('/ok');
+      expect(res.status).toBe(429);
+      expect(res.text).toBe('wait 120s');
+    });
+
+    it('limits IPv6 clients per /56 and unmaps IPv4-mapped addresses', async () => {
+      const http = await start({ limiters: [{ limit: 2, window: '1m', now }] });
+      expect(await statuses(http, 1, '/ok', '2001:db8:0:100::1')).toEqual([200]);
+      expect(await statuses(http, 2, '/ok', '2001:db8:0:1ff:ffff::9')).toEqual([200, 429]);
+      expect(await statuses(http, 1, '/ok', '2001:db8:0:200::1')).toEqual([200]);
+      expect(await statuses(http, 1, '/ok', '198.51.100.1')).toEqual([200]);
+      expect(await statuses(http, 2, '/ok', '::ffff:198.51.100.1')).toEqual([200, 429]);
+    });
+
+    it('limits per IPv6 address with ipv6Subnet: false', async () => {
+      const http = await start({ limiters: [{ limit: 1, window: '1m', now, ipv6Subnet: false }] });
+      expect(await statuses(http, 1, '/ok', '2001:db8::1')).toEqual([200]);
+      expect(await statuses(http, 1, '/ok', '2001:db8::2')).toEqual([200]);
+      expect(await statuses(http, 1, '/ok', '2001:0db8:0:0::1')).toEqual([429]);
+    });
+
+    it('lists every limiter in one RateLimit-Policy / RateLimit header', async () => {
+      const store = new MemoryStore();
+      const http = await start({
+        limiters: [
+          { limit: 10, window: '1m', name: 'api', now, store, headers: 'draft-8' },
+          { limit: 100, window: '1h', name: 'hourly', now, store, headers: 'draft-8' },
+        ],
+      });
+      const res = await http.get('/ok');
+      expect(res.headers['ratelimit-policy']).toBe('"api";q=10;w=60, "hourly";q=100;w=3600');
+      expect(res.headers.ratelimit).toBe('"api";r=9;t=60, "hourly";r=99;t=3600');
+    });
+
+    it('warns once per limiter when X-Forwarded-For arrives but proxies are not trusted', async () => {
+      const warnings: string[] = [];
+      const logger = { warn: (m: string) => warnings.push(m) };
+      const http = await start({ trustProxy: false, limiters: [{ limit: 10, window: '1m', now, logger }] });
+      await http.get('/ok');
+      expect(warnings).toHaveLength(0);
+      await http.get('/ok').set('X-Forwarded-For', '203.0.113.1');
+      await http.get('/ok').set('X-Forwarded-For', '203.0.113.2');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/X-Forwarded-For/);
+      // Without trust, the proxy header does not pick the bucket: all three shared 127.0.0.1.
+      expect((await http.get('/ok')).headers['x-ratelimit-remaining']).toBe('6');
+    });
+
+    it('does not warn when proxies are trusted', async () => {
+      const warnings: string[] = [];
+      const http = await start({ limiters: [{ limit: 10, window: '1m', now, logger: { warn: (m) => warnings.push(m) } }] });
+      await http.get('/ok').set('X-Forwarded-For', '203.0.113.1');
+      expect(warnings).toEqual([]);
+    });
+
+    it('applies onStoreError when the store fails: allow passes, deny refuses', async () => {
+      const errors: unknown[] = [];
+      let http = await start({
+        limiters: [{ limit: 1, window: '1m', now, store: new BrokenStore(), onError: (e) => errors.push(e) }],
+      });
+      expect(await statuses(http, 3)).toEqual([200, 200, 200]);
+      expect(errors.length).toBeGreaterThan(0);
+      await app?.close();
+      http = await start({
+        limiters: [{ limit: 1, window: '1m', now, store: new BrokenStore(), onStoreError: 'deny', onError: () => {} }],
+      });
+      const res = await http.get('/ok');
+      expect(res.status).toBe(429);
+      expect(res.headers['retry-after']).toBe('1');
+    });
+  });
+}
