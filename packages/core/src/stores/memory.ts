@@ -20,6 +20,12 @@ interface Table {
   /** The rule the table was created for; its window bounds expiry. */
   rule: ResolvedRule;
   readonly map: Map<string, BaseState>;
+  /**
+   * Where the eviction sweep left off. Resuming one iterator matters: a fresh iterator walks over
+   * every entry deleted at the front of the Map since its last rehash, which made each eviction
+   * O(deleted) under a flood of new keys (~90 µs per insert at 100k keys).
+   */
+  cursor?: Iterator<[string, BaseState]> | undefined;
 }
 
 /** How many of the oldest entries one insertion into a full store inspects. */
@@ -97,6 +103,7 @@ export class MemoryStore implements Store {
   clear(table: Table): void {
     this.#size -= table.map.size;
     table.map.clear();
+    table.cursor = undefined;
   }
 
   #evict(preferred: Table, now: number): void {
@@ -110,7 +117,17 @@ export class MemoryStore implements Store {
     let freed = 0;
     let victim: string | undefined;
     let victimExpiry = Number.POSITIVE_INFINITY;
-    for (const [key, state] of table.map) {
+    const budget = Math.min(SCAN, table.map.size);
+    let cursor = table.cursor;
+    while (scanned < budget) {
+      let next = cursor?.next();
+      if (next === undefined || next.done) {
+        // End of the sweep: start again from the oldest entry.
+        cursor = table.map.entries();
+        next = cursor.next();
+        if (next.done) break;
+      }
+      const [key, state] = next.value;
       const expiry = Math.max(state.blk, table.impl.expiresAt(state, table.rule));
       if (expiry <= now) {
         table.map.delete(key);
@@ -119,8 +136,9 @@ export class MemoryStore implements Store {
         victim = key;
         victimExpiry = expiry;
       }
-      if (++scanned >= SCAN) break;
+      scanned++;
     }
+    table.cursor = cursor;
     if (freed === 0 && victim !== undefined) {
       table.map.delete(victim);
       freed = 1;
