@@ -91,6 +91,17 @@ function addRouteHook(route: RouteOptions, hook: RateLimitHook, fn: Hook): void 
 }
 
 function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done: (err?: Error) => void): void {
+  try {
+    setup(fastify, options);
+  } catch (error) {
+    // A callback plugin must report through `done`: a throw here would leave the app hanging.
+    done(error as Error);
+    return;
+  }
+  done();
+}
+
+function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void {
   const { hook: hookOption, global: globalOption, ...shared } = options;
   const hook = resolveHook(hookOption, 'hook');
   if (globalOption !== undefined && typeof globalOption !== 'boolean') throw new ConfigError('global', 'a boolean', globalOption);
@@ -117,7 +128,6 @@ function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done
   });
   // Requests that match no route get the app limits too, so probing random paths is limited.
   if (appLimiter !== undefined) fastify.addHook(hook, hookFor(appLimiter, true));
-  done();
 }
 
 /**

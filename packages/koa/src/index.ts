@@ -4,13 +4,26 @@ import type { Context, Middleware, Next } from 'koa';
 /** Options of the Koa middleware: the shared HTTP options, with Koa's `Context` as the request. */
 export type KoaRateLimitOptions = RateLimitOptions<Context>;
 
+/** The part of a @koa/router layer the adapter reads. */
+interface MatchedLayer {
+  readonly path: string | RegExp;
+  readonly methods: readonly string[];
+}
+
 const adapter: HttpAdapter<Context> = {
   // `ctx.ip` applies Koa's `app.proxy` setting.
   ip: (ctx) => ctx.ip,
-  // @koa/router records the matched route pattern; app-level middleware before the router sees none.
+  // @koa/router lists the layers matching the path; the last one serving this method is the route
+  // (inside `router.use()` middleware `_matchedRoute` still names the `use` layer). App-level
+  // middleware before the router sees none.
   route: (ctx) => {
-    const pattern = (ctx as Context & { _matchedRoute?: string | RegExp })._matchedRoute;
-    return pattern === undefined ? undefined : `${ctx.method} ${String(pattern)}`;
+    const matched = (ctx as Context & { matched?: readonly MatchedLayer[] }).matched;
+    if (matched !== undefined)
+      for (let i = matched.length - 1; i >= 0; i--) {
+        const layer = matched[i] as MatchedLayer;
+        if (layer.methods.includes(ctx.method)) return `${ctx.method} ${String(layer.path)}`;
+      }
+    return undefined;
   },
   trustsProxy: (ctx) => ctx.app.proxy,
 };

@@ -1,5 +1,5 @@
 import type { Decision, RuleDecision } from '../decision';
-import { ConfigError, describe } from '../errors/config-error';
+import { ConfigError } from '../errors/config-error';
 import type { ResolvedRule } from '../rules';
 
 /**
@@ -29,8 +29,7 @@ export function resolveHeaderFormats(value: unknown): HeaderPlan | undefined {
   if (!Array.isArray(list) || list.length === 0)
     throw new ConfigError('headers', `one of ${FORMATS.map((f) => `'${f}'`).join(', ')}, a non-empty array of them, or false`, value);
   for (const f of list)
-    if (!FORMATS.includes(f as HeaderFormat))
-      throw new ConfigError('headers', `made of ${FORMATS.map((x) => `'${x}'`).join(', ')}`, `${describe(f)} in ${describe(value)}`);
+    if (!FORMATS.includes(f as HeaderFormat)) throw new ConfigError('headers', `made of ${FORMATS.map((x) => `'${x}'`).join(', ')}`, f);
   return {
     legacy: list.includes('legacy'),
     draft6: list.includes('draft-6'),

@@ -56,3 +56,8 @@ export function keyNeedsIp(key: unknown): boolean {
   if (key === undefined || key === 'ip' || key === 'user') return true;
   return Array.isArray(key) && (key.includes('ip') || key.includes('user'));
 }
+
+/** @internal Whether the key needs the route pattern. */
+export function keyNeedsRoute(key: unknown): boolean {
+  return key === 'route' || (Array.isArray(key) && key.includes('route'));
+}

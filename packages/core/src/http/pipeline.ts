@@ -8,7 +8,7 @@ import type { Store } from '../stores/types';
 import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode } from './body';
 import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, writeHeaders } from './headers';
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
-import { compileKey, type KeyBuilder, keyNeedsIp } from './keys';
+import { compileKey, type KeyBuilder, keyNeedsIp, keyNeedsRoute } from './keys';
 import { checkOptionNames, optionalFunction, type RateLimitLogger, type RateLimitOptions, RULE_FIELDS } from './options';
 
 /**
@@ -79,6 +79,7 @@ export class HttpLimiter<Req> {
   readonly #bySignature = new Map<string, Entry>();
   readonly #key: KeyBuilder<Req>;
   readonly #needsIp: boolean;
+  readonly #needsRoute: boolean;
   readonly #ipv6Subnet: number | false;
   readonly #skip: ((req: Req) => boolean | Promise<boolean>) | undefined;
   readonly #allowIp: ((ip: string | undefined) => boolean) | undefined;
@@ -122,6 +123,7 @@ export class HttpLimiter<Req> {
     const user = optionalFunction<(req: Req) => string | undefined>(o, 'user');
     this.#key = compileKey(options.key, user);
     this.#needsIp = keyNeedsIp(options.key) || options.allowList !== undefined;
+    this.#needsRoute = keyNeedsRoute(options.key);
     this.#ipv6Subnet = resolveIpv6Subnet(options.ipv6Subnet);
     this.#skip = optionalFunction(o, 'skip');
     const allow = options.allowList;
@@ -205,7 +207,7 @@ export class HttpLimiter<Req> {
       ip = normalizeIp(rawIp, this.#ipv6Subnet);
     }
     if (this.#allowFn?.(req)) return undefined;
-    let key = this.#key({ req, ip, route: this.#adapter.route(req) });
+    let key = this.#key({ req, ip, route: this.#needsRoute ? this.#adapter.route(req) : undefined });
     if (isPromise(key)) key = await key;
     if (typeof key !== 'string') throw new ConfigError('key', 'a function returning a string', key);
 

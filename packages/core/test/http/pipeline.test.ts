@@ -1,0 +1,182 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHttpLimiter, type HttpAdapter, isConfigError, type RateLimitOptions, type Rule } from '@ratekeeper/core';
+
+interface FakeReq {
+  ip: string | undefined;
+  route?: string;
+  headers: Record<string, string>;
+  plan?: string;
+}
+
+const adapter: HttpAdapter<FakeReq> = {
+  ip: (r) => r.ip,
+  route: (r) => r.route,
+  trustsProxy: () => false,
+};
+
+function req(ip = '192.0.2.1', extra: Partial<FakeReq> = {}): { req: FakeReq; raw: IncomingMessage; res: ServerResponse & EventEmitter } {
+  const res = Object.assign(new EventEmitter(), { statusCode: 200 }) as unknown as ServerResponse & EventEmitter;
+  return { req: { ip, headers: {}, ...extra }, raw: { headers: {} } as IncomingMessage, res };
+}
+
+function configError(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    expect(isConfigError(e)).toBe(true);
+    return e as Error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('createHttpLimiter options', () => {
+  const make = (o: RateLimitOptions<FakeReq>) => createHttpLimiter(o, adapter);
+
+  it.each<[RateLimitOptions<FakeReq>, RegExp]>([
+    [{ limit: 0, window: '1m' }, /`rules\[0\]\.limit`.*got 0/],
+    [{ limit: 10, window: 'soon' as never }, /`rules\[0\]\.window`.*"soon"/],
+    [{ limit: 10, window: '1m', key: 'session' as never }, /`key`.*"session"/],
+    [{ limit: 10, window: '1m', key: [] }, /`key`/],
+    [{ limit: 10, window: '1m', key: 'user' }, /`user`.*undefined/],
+    [{ limit: 10, window: '1m', ipv6Subnet: 129 }, /`ipv6Subnet`.*129/],
+    [{ limit: 10, window: '1m', ipv6Subnet: true as never }, /`ipv6Subnet`.*true/],
+    [{ limit: 10, window: '1m', headers: 'draft-5' as never }, /`headers`.*"draft-5"/],
+    [{ limit: 10, window: '1m', statusCode: 200 }, /`statusCode`.*200/],
+    [{ limit: 10, window: '1m', message: 42 as never }, /`message`.*42/],
+    [{ limit: 10, window: '1m', skip: true as never }, /`skip`.*true/],
+    [{ limit: 10, window: '1m', allowList: 'everyone' as never }, /`allowList`/],
+    [{ limit: 10, window: '1m', allowList: ['nope'] }, /`allowList\[0\]`.*"nope"/],
+    [{ limit: 10, window: '1m', dryRun: 'yes' as never }, /`dryRun`.*"yes"/],
+    [{ limit: 10, window: '1m', logger: console.log as never }, /`logger`/],
+    [{ limit: 10, window: '1m', timeoutMs: -1 }, /`timeoutMs`.*-1/],
+    [{ limit: 10, window: '1m', windowMs: 1000 } as never, /`windowMs`.*unknown option/],
+    [{ rules: () => [], limit: 5 }, /`limit`.*5/],
+    [{ rules: () => [], prefix: 7 as never }, /`prefix`.*7/],
+    [{}, /`rules`/],
+  ])('rejects %p at construction', (options, message) => {
+    expect(configError(() => make(options)).message).toMatch(message);
+  });
+});
+
+describe('HttpLimiter.handle', () => {
+  it('counts a request once per limiter even if it passes through twice', async () => {
+    const limiter = createHttpLimiter({ limit: 2, window: '1m', now: () => 0 }, adapter);
+    const r = req();
+    const first = await limiter.handle(r.req, r.raw, r.res);
+    expect(first?.decision.remaining).toBe(1);
+    expect(await limiter.handle(r.req, r.raw, r.res)).toBeUndefined();
+    const other = req();
+    expect((await limiter.handle(other.req, other.raw, other.res))?.decision.remaining).toBe(0);
+  });
+
+  it('builds one limiter per distinct rule set, also for freshly built arrays', async () => {
+    const free: Rule[] = [{ limit: 2, window: '1m', name: 'free' }];
+    let calls = 0;
+    const limiter = createHttpLimiter<FakeReq>(
+      {
+        now: () => 0,
+        rules: (r) => {
+          calls++;
+          return r.plan === 'pro' ? [{ limit: 5, window: '1m', name: 'pro' }] : free;
+        },
+      },
+      adapter,
+    );
+    const seen = new Set<unknown>();
+    for (const plan of ['free', 'pro', 'pro', 'free', 'pro']) {
+      const r = req('192.0.2.1', { plan });
+      const out = await limiter.handle(r.req, r.raw, r.res);
+      seen.add(out?.decision.rule.name);
+      if (plan === 'pro') expect(out?.decision.limit).toBe(5);
+    }
+    expect(calls).toBe(5);
+    // Pro requests counted in one limiter although each call returned a new array: 3 of 5 used.
+    const r = req('192.0.2.1', { plan: 'pro' });
+    expect((await limiter.handle(r.req, r.raw, r.res))?.decision.remaining).toBe(1);
+    expect(seen).toEqual(new Set(['free', 'pro']));
+  });
+
+  it('reports invalid per-request rules as a ConfigError rejection', async () => {
+    const limiter = createHttpLimiter<FakeReq>({ rules: () => [{ limit: -1, window: '1m' }] }, adapter);
+    const r = req();
+    await expect(limiter.handle(r.req, r.raw, r.res)).rejects.toThrow(/rules\[0\]\.limit/);
+  });
+
+  it('rejects when a key function does not return a string', async () => {
+    const limiter = createHttpLimiter<FakeReq>({ limit: 1, window: '1m', key: () => 42 as never }, adapter);
+    const r = req();
+    await expect(limiter.handle(r.req, r.raw, r.res)).rejects.toThrow(/`key`/);
+  });
+
+  it('refunds once on close when countResponse rejects the status, using the charged window', async () => {
+    let t = 59_000;
+    const limiter = createHttpLimiter({ limit: 2, window: '1m', algorithm: 'fixed-window', now: () => t }, adapter);
+    const run = async () => {
+      const r = req();
+      const out = await limiter.handle(r.req, r.raw, r.res);
+      return { res: r.res, allowed: out?.decision.allowed };
+    };
+    const a = await run();
+    await run();
+    a.res.statusCode = 502;
+    a.res.emit('close');
+    a.res.emit('close');
+    // Refunded exactly once: one slot free again, not two.
+    const b = await run();
+    expect(b.allowed).toBe(true);
+    expect((await run()).allowed).toBe(false);
+    // Charged at 59 s, answered after the window rolled: the new window must not be credited.
+    t = 60_500;
+    expect((await run()).allowed).toBe(true);
+    b.res.statusCode = 500;
+    b.res.emit('close');
+    expect((await run()).allowed).toBe(true);
+    expect((await run()).allowed).toBe(false);
+  });
+
+  it('honours a custom countResponse', async () => {
+    const limiter = createHttpLimiter({ limit: 1, window: '1m', now: () => 0, countResponse: (s) => s !== 404 }, adapter);
+    const a = req();
+    await limiter.handle(a.req, a.raw, a.res);
+    a.res.statusCode = 404;
+    a.res.emit('close');
+    const b = req();
+    expect((await limiter.handle(b.req, b.raw, b.res))?.decision.allowed).toBe(true);
+    b.res.statusCode = 503;
+    b.res.emit('close');
+    const c = req();
+    expect((await limiter.handle(c.req, c.raw, c.res))?.decision.allowed).toBe(false);
+  });
+
+  it('passes through (allowed, no refund) when the store fails and the policy allows', async () => {
+    const store = {
+      bind: () => ({
+        consume: () => {
+          throw new Error('down');
+        },
+        peek: () => [0],
+        refund: () => {
+          throw new Error('refund must not be called');
+        },
+        reset: () => {},
+      }),
+    };
+    const limiter = createHttpLimiter({ limit: 1, window: '1m', store, onError: () => {} }, adapter);
+    const r = req();
+    const out = await limiter.handle(r.req, r.raw, r.res);
+    expect(out?.blocked).toBe(false);
+    expect(out?.decision.error).toBeDefined();
+    expect(r.res.listenerCount('close')).toBe(0);
+  });
+
+  it('merges draft-8 headers of several limiters on one request', async () => {
+    const a = createHttpLimiter({ limit: 3, window: '1m', name: 'a', now: () => 0, headers: 'draft-8' }, adapter);
+    const b = createHttpLimiter({ limit: 9, window: '1h', name: 'b', now: () => 0 }, adapter);
+    const r = req();
+    await a.handle(r.req, r.raw, r.res);
+    const out = await b.handle(r.req, r.raw, r.res);
+    expect(out?.headers?.['RateLimit-Policy']).toBe('"a";q=3;w=60, "b";q=9;w=3600');
+    expect(out?.headers?.RateLimit).toBe('"a";r=2;t=60, "b";r=8;t=3600');
+  });
+});
