@@ -1,0 +1,336 @@
+/**
+ * HTTP overhead of ratekeeper's adapters against bare servers and each framework's incumbent
+ * limiter. Methodology of ../shared/research/perf.md §2: autocannon (programmatic) on loopback,
+ * no pipelining, 50 connections, each server variant in its own process pinned to CPU 0 and the
+ * load generator (this process) on CPU 1, a warm-up per server, then rounds that alternate the
+ * variants (A B C D E A B C D E ...); CPU µs per request from the server's user+system time over
+ * the responses it gave; ratios and extra CPU paired per round, then medians.
+ *
+ *   pnpm bench:http                    full run (3 rounds x 10 s per variant, ~9 min)
+ *   pnpm bench:http --quick            smoke run (2 rounds x 3 s)
+ *   options: --only express|fastify|koa[,...]  --rounds N  --duration S  --warmup S  --connections N
+ *            --profile   V8 CPU profile of the ratekeeper variants (`node --cpu-prof` on the server),
+ *                        self time by function per request, instead of the table
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ALLOW_LIMIT, BLOCK_LIMIT, FRAMEWORKS, type Framework, INCUMBENT, VARIANTS, type Variant, WINDOW_MS } from './lib/http-apps';
+import { LOAD_CPU, load, pinSelf, SERVER_CPU, ServerProcess } from './lib/http-proc';
+import { summariseProfile } from './lib/http-profile';
+import { markdownTable } from './lib/markdown';
+import { fmtFixed, fmtInt, median, spread } from './lib/stats';
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+
+interface Options {
+  quick: boolean;
+  frameworks: Framework[];
+  rounds: number;
+  duration: number;
+  warmup: number;
+  connections: number;
+}
+
+/** One variant's measurement in one round. */
+interface Sample {
+  rps: number;
+  p99Ms: number;
+  cpuPerReqUs: number;
+  responses: number;
+  limited: number;
+  errors: number;
+}
+
+type Cells = Map<string, Sample[]>;
+const cellKey = (f: Framework, v: Variant): string => `${f}|${v}`;
+
+function argValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function parseOptions(args: readonly string[]): Options {
+  const quick = args.includes('--quick');
+  const only = argValue(args, '--only')?.split(',');
+  for (const f of only ?? [])
+    if (!(FRAMEWORKS as readonly string[]).includes(f)) throw new Error(`--only: unknown framework ${f} (${FRAMEWORKS.join(', ')})`);
+  const num = (name: string, dflt: number): number => {
+    const v = Number(argValue(args, name) ?? dflt);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`${name}: expected a positive number`);
+    return v;
+  };
+  return {
+    quick,
+    frameworks: FRAMEWORKS.filter((f) => !only || only.includes(f)),
+    rounds: num('--rounds', quick ? 2 : 3),
+    duration: num('--duration', quick ? 3 : 10),
+    warmup: num('--warmup', quick ? 1 : 2),
+    connections: num('--connections', 50),
+  };
+}
+
+async function measureOnce(server: ServerProcess, port: number, o: Options): Promise<Sample> {
+  const before = await server.cpu();
+  const r = await load(port, o.duration, o.connections);
+  const after = await server.cpu();
+  return {
+    rps: r.responses / r.seconds,
+    p99Ms: r.p99Ms,
+    cpuPerReqUs: (after.cpuUs - before.cpuUs) / r.responses,
+    responses: r.responses,
+    limited: r.limited,
+    errors: r.errors,
+  };
+}
+
+async function runFramework(f: Framework, o: Options, cells: Cells): Promise<void> {
+  const servers = new Map<Variant, { server: ServerProcess; port: number }>();
+  try {
+    for (const v of VARIANTS) servers.set(v, await ServerProcess.start(f, v));
+    for (const v of VARIANTS) {
+      const s = servers.get(v);
+      if (s) await load(s.port, o.warmup, o.connections);
+    }
+    for (let r = 0; r < o.rounds; r++) {
+      for (const v of VARIANTS) {
+        const s = servers.get(v);
+        if (!s) continue;
+        const m = await measureOnce(s.server, s.port, o);
+        const k = cellKey(f, v);
+        cells.set(k, [...(cells.get(k) ?? []), m]);
+        process.stderr.write(
+          `  ${f} ${v.padEnd(9)} round ${r + 1}: ${fmtInt(m.rps)} req/s, ${fmtFixed(m.cpuPerReqUs, 1)} µs CPU/req, ${fmtFixed((100 * m.limited) / m.responses, 2)} % 429\n`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all([...servers.values()].map((s) => s.server.stop()));
+  }
+}
+
+function label(f: Framework, v: Variant): string {
+  const blockWord = `most 429 (${BLOCK_LIMIT}/min)`;
+  switch (v) {
+    case 'bare':
+      return 'bare';
+    case 'rk-allow':
+      return 'ratekeeper, none blocked';
+    case 'rk-block':
+      return `ratekeeper, ${blockWord}`;
+    case 'inc-allow':
+      return `${INCUMBENT[f]}, none blocked`;
+    case 'inc-block':
+      return `${INCUMBENT[f]}, ${blockWord}`;
+  }
+}
+
+/** Per-round value of `v` paired with bare's value of the same round. */
+function paired(cells: Cells, f: Framework, v: Variant, fn: (s: Sample, bare: Sample) => number): number[] {
+  const bare = cells.get(cellKey(f, 'bare')) ?? [];
+  return (cells.get(cellKey(f, v)) ?? []).map((s, i) => (bare[i] ? fn(s, bare[i]) : Number.NaN));
+}
+
+interface Summary {
+  rps: number;
+  rounds: number[];
+  ratio: number;
+  p99: number;
+  cpu: number;
+  extraCpu: number;
+  share429: number;
+  minShare429: number;
+  maxShare429: number;
+  errors: number;
+}
+
+function summarise(cells: Cells, f: Framework, v: Variant): Summary {
+  const ss = cells.get(cellKey(f, v)) ?? [];
+  const shares = ss.map((s) => s.limited / s.responses);
+  const responses = ss.reduce((a, s) => a + s.responses, 0);
+  return {
+    rps: median(ss.map((s) => s.rps)),
+    rounds: ss.map((s) => s.rps),
+    ratio: median(paired(cells, f, v, (s, b) => s.rps / b.rps)),
+    p99: median(ss.map((s) => s.p99Ms)),
+    cpu: median(ss.map((s) => s.cpuPerReqUs)),
+    extraCpu: v === 'bare' ? Number.NaN : median(paired(cells, f, v, (s, b) => s.cpuPerReqUs - b.cpuPerReqUs)),
+    share429: ss.reduce((a, s) => a + s.limited, 0) / responses,
+    minShare429: Math.min(...shares),
+    maxShare429: Math.max(...shares),
+    errors: ss.reduce((a, s) => a + s.errors, 0),
+  };
+}
+
+function pct(x: number): string {
+  return Number.isFinite(x) ? `${(100 * x).toFixed(x > 0 && x < 0.9995 ? 2 : 1)} %` : '-';
+}
+
+function report(cells: Cells, o: Options): { md: string; failures: number } {
+  const rows: string[][] = [];
+  const checks: string[][] = [];
+  let failures = 0;
+  const check = (f: Framework, what: string, target: string, measured: string, ok: boolean): void => {
+    if (!ok) failures++;
+    checks.push([f, what, target, measured, ok ? 'met' : '**missed**']);
+  };
+  for (const f of o.frameworks) {
+    const sum = new Map<Variant, Summary>();
+    for (const v of VARIANTS) sum.set(v, summarise(cells, f, v));
+    for (const v of ['bare', 'rk-allow', 'rk-block', 'inc-allow', 'inc-block'] as const) {
+      const s = sum.get(v) as Summary;
+      rows.push([
+        f,
+        label(f, v),
+        `${fmtInt(s.rps)} (${s.rounds.map(fmtInt).join(' / ')})`,
+        v === 'bare' ? '1.000' : fmtFixed(s.ratio, 3),
+        fmtFixed(s.p99, 0),
+        fmtFixed(s.cpu, 1),
+        v === 'bare' ? '-' : fmtFixed(s.extraCpu, 1),
+        pct(s.share429),
+      ]);
+    }
+    const g = (v: Variant): Summary => sum.get(v) as Summary;
+    // Sanity first: a "block" variant that mostly answered 200 would make its CPU figures meaningless.
+    for (const v of ['rk-allow', 'inc-allow'] as const) {
+      check(
+        f,
+        `${label(f, v)}: nothing blocked`,
+        '0 × 429',
+        `${pct(g(v).share429)} (max round ${pct(g(v).maxShare429)})`,
+        g(v).maxShare429 === 0,
+      );
+    }
+    for (const v of ['rk-block', 'inc-block'] as const) {
+      check(f, `${label(f, v)}: blocks`, '≥ 99 % 429 every round', `min round ${pct(g(v).minShare429)}`, g(v).minShare429 >= 0.99);
+    }
+    for (const [rk, inc, mode] of [
+      ['rk-allow', 'inc-allow', 'none blocked'],
+      ['rk-block', 'inc-block', 'most 429'],
+    ] as const) {
+      const mine = g(rk).extraCpu;
+      const theirs = g(inc).extraCpu;
+      check(
+        f,
+        `extra CPU/req, ${mode}`,
+        `≤ ½ × ${INCUMBENT[f]}`,
+        `${fmtFixed(mine, 1)} µs vs ${fmtFixed(theirs, 1)} µs (limit ${fmtFixed(theirs / 2, 1)})`,
+        mine <= theirs / 2,
+      );
+    }
+    check(f, 'throughput, none blocked', '≥ 0.95 × bare', fmtFixed(g('rk-allow').ratio, 3), g('rk-allow').ratio >= 0.95);
+    const errs = VARIANTS.reduce((a, v) => a + g(v).errors, 0);
+    if (errs > 0) checks.push([f, 'autocannon errors + timeouts', '0', String(errs), 'note']);
+  }
+  const spreads = o.frameworks.flatMap((f) =>
+    VARIANTS.map((v) => [f, v, spread((cells.get(cellKey(f, v)) ?? []).map((s) => s.cpuPerReqUs))] as const),
+  );
+  const noisy = spreads.filter(([, , s]) => s > 1.5).map(([f, v, s]) => `${f} ${v} ×${fmtFixed(s, 2)}`);
+  const md = [
+    `# HTTP overhead (${new Date().toISOString()}${o.quick ? ', --quick' : ''})`,
+    '',
+    `autocannon ${o.connections} connections, pipelining 1, GET / -> \`hello\`; server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU};`,
+    `${o.warmup} s warm-up per server, ${o.rounds} rounds × ${o.duration} s per variant, variants alternating within each round.`,
+    `Limits: none blocked = ${ALLOW_LIMIT.toExponential(0)} per ${WINDOW_MS / 1000} s; most 429 = ${BLOCK_LIMIT} per ${WINDOW_MS / 1000} s; one client IP (one key).`,
+    `Every limiter with its default options (ratekeeper: sliding-window, legacy + draft-8 headers). Load average at the end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}.`,
+    '',
+    markdownTable(
+      [
+        'framework',
+        'variant',
+        'req/s median (per round)',
+        'ratio to bare',
+        'p99 ms',
+        'server CPU µs/req',
+        'extra CPU µs/req vs bare',
+        '429 share',
+      ],
+      rows,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    '"ratio to bare" and "extra CPU" are paired per round (same round\'s bare server), then the median.',
+    noisy.length > 0
+      ? `CPU µs/req spread > 1.5× between rounds (trust less): ${noisy.join(', ')}.`
+      : 'CPU µs/req spread ≤ 1.5× between rounds in every cell.',
+    '',
+    '## Targets',
+    '',
+    markdownTable(['framework', 'check', 'target', 'measured', 'result'], checks, ['l', 'l', 'l', 'l', 'l']),
+    '',
+  ].join('\n');
+  return { md, failures };
+}
+
+async function profile(o: Options): Promise<string> {
+  const dir = join(RESULTS, `http-prof-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  const out: string[] = [
+    `# CPU profiles, ratekeeper and incumbents (${o.duration} s of load each, after ${o.warmup} s warm-up; self time, idle left out)`,
+    '',
+  ];
+  for (const f of o.frameworks) {
+    for (const v of ['rk-allow', 'rk-block', 'inc-allow', 'inc-block'] as const) {
+      // One folder per server: V8 writes a profile per thread (tsx's loader runs in a worker), and
+      // the main thread's file is the one whose name carries thread id 0.
+      const profDir = join(dir, `${f}-${v}`);
+      const { server, port } = await ServerProcess.start(f, v, ['--cpu-prof', '--cpu-prof-dir', profDir]);
+      await load(port, o.warmup, o.connections);
+      const before = await server.cpu();
+      const r = await load(port, o.duration, o.connections);
+      const after = await server.cpu();
+      await server.stop();
+      const main = readdirSync(profDir).find((file) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(file));
+      if (main === undefined) throw new Error(`no main-thread profile in ${profDir}`);
+      const p = summariseProfile(join(profDir, main), before.t, after.t);
+      const perReq = (us: number): string => fmtFixed(us / r.responses, 2);
+      out.push(
+        `## ${f} — ${label(f, v)}`,
+        '',
+        `${fmtInt(r.responses)} responses (${pct(r.limited / r.responses)} 429); server CPU ${perReq(after.cpuUs - before.cpuUs)} µs/req, ` +
+          `sampled busy ${perReq(p.totalUs)} µs/req; ratekeeper sources (packages/*): self ${perReq(p.ratekeeperUs)} µs/req, ` +
+          `**inclusive ${perReq(p.ratekeeperInclusiveUs)} µs/req** (stacks passing through them).`,
+        '',
+        markdownTable(
+          ['function (self time)', 'µs/req', 'share'],
+          p.top.slice(0, 20).map((t) => [`\`${t.fn}\``, perReq(t.us), pct(t.us / p.totalUs)]),
+          ['l', 'r', 'r'],
+        ),
+        '',
+      );
+      process.stderr.write(`  profiled ${f} ${v}: ${join(profDir, main)}\n`);
+    }
+  }
+  out.push(`Profiles: \`${dir}\` (open in Chrome DevTools / speedscope).`, '');
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const o = parseOptions(args);
+  pinSelf();
+  mkdirSync(RESULTS, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  if (args.includes('--profile')) {
+    const md = await profile(o);
+    process.stdout.write(`${md}\n`);
+    writeFileSync(join(RESULTS, `http-profile-${stamp}.md`), md);
+    return;
+  }
+  const cells: Cells = new Map();
+  for (const f of o.frameworks) {
+    process.stderr.write(`${f}: ${VARIANTS.join(', ')}\n`);
+    await runFramework(f, o, cells);
+  }
+  const { md, failures } = report(cells, o);
+  process.stdout.write(`${md}\n`);
+  const base = join(RESULTS, `http-${stamp}${o.quick ? '-quick' : ''}`);
+  writeFileSync(`${base}.md`, md);
+  writeFileSync(`${base}.json`, JSON.stringify({ options: o, cells: Object.fromEntries(cells) }, null, 2));
+  process.stderr.write(`written ${base}.{md,json}; ${failures} target check(s) missed\n`);
+}
+
+await main();
