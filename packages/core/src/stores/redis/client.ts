@@ -53,8 +53,11 @@ export function assertReplaySafe(client: RedisClient): void {
     );
 }
 
+/** One wait per client, shared by every call arriving while the client is not ready. */
+const waits = new WeakMap<RedisClient, Promise<void>>();
+
 /**
- * Resolves once the client can send (at once when it is ready, the hot path returns undefined).
+ * Resolves once the client can send (at once when it is ready: the hot path returns undefined).
  * Nothing is ever put in ioredis's offline queue: a command queued while Redis is down would run
  * long after the limiter answered by its `onStoreError` policy.
  * @internal
@@ -62,25 +65,30 @@ export function assertReplaySafe(client: RedisClient): void {
 export function whenReady(client: RedisClient, op: StoreError['operation'], timeoutMs: number): Promise<void> | undefined {
   const status = client.status;
   if (status === 'ready') return undefined;
-  if (status === 'end') return Promise.reject(new StoreError(op, `Redis connection is closed (status "${status}")`));
-  if (status === 'wait') (client as Redis).connect().catch(() => {});
-  return new Promise<void>((resolve, reject) => {
-    const done = (error?: StoreError) => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      client.off('end', onEnd);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onReady = () => done();
-    const onEnd = () => done(new StoreError(op, 'Redis connection ended'));
-    const timer = setTimeout(
-      () => done(new StoreError(op, `Redis not ready within ${timeoutMs} ms (status "${client.status}")`, { timedOut: true })),
-      timeoutMs,
-    );
-    timer.unref?.();
-    client.on('ready', onReady);
-    client.on('end', onEnd);
+  if (status === 'end') return Promise.reject(new StoreError(op, 'Redis connection is closed (status "end")'));
+  let wait = waits.get(client);
+  if (wait === undefined) {
+    if (status === 'wait') (client as Redis).connect().catch(() => {});
+    wait = new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        waits.delete(client);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => done();
+      const onEnd = () => done(new Error('Redis connection ended'));
+      const timer = setTimeout(() => done(new Error(`Redis not ready within ${timeoutMs} ms (status "${client.status}")`)), timeoutMs);
+      timer.unref?.();
+      client.on('ready', onReady);
+      client.on('end', onEnd);
+    });
+    waits.set(client, wait);
+  }
+  return wait.catch((error: Error) => {
+    throw new StoreError(op, error.message, { cause: error, timedOut: error.message.includes('not ready') });
   });
 }
 
