@@ -1,0 +1,8 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app';
+
+export { createApp } from './app';
+
+const server = createApp().listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+  console.log(`express-basic on http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
