@@ -1,9 +1,9 @@
 import { monotonicNow } from './clock';
 import { type Decision, decide, policyDecision } from './decision';
 import type { Duration } from './duration';
-import { ConfigError, describe } from './errors/config-error';
+import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 import { isStoreError, StoreError } from './errors/store-error';
-import { type Algorithm, capacityOf, type ResolvedRule, type Rule, resolveRules } from './rules';
+import { type Algorithm, capacityOf, type ResolvedRule, type Rule, resolveRule, resolveRules } from './rules';
 import { MemoryStore } from './stores/memory';
 import type { BoundStore, RawResult, Store } from './stores/types';
 import { type Acquired, type AcquireOptions, acquire } from './throttle/acquire';
@@ -132,8 +132,7 @@ class RateLimiter implements Limiter {
 
   constructor(options: LimiterOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
-    for (const k of Object.keys(options))
-      if (!OPTION_KEYS.has(k)) throw new ConfigError(k, 'a known limiter option', `unknown option ${describe(k)}`);
+    rejectUnknownOptions(options, OPTION_KEYS);
     const o = options as Record<string, unknown>;
     if (options.rules !== undefined) {
       const stray = RULE_FIELDS.find((f) => o[f] !== undefined);
@@ -144,7 +143,7 @@ class RateLimiter implements Limiter {
       for (const f of RULE_FIELDS) if (o[f] !== undefined) rule[f] = o[f];
       if (rule.limit === undefined && rule.window === undefined)
         throw new ConfigError('rules', 'given, or `limit` and `window`', undefined);
-      this.rules = Object.freeze(resolveRules([rule], 'rules').map((r) => r));
+      this.rules = Object.freeze([resolveRule(rule, '')]);
     }
     const store = options.store ?? new MemoryStore();
     if (!isStore(store)) throw new ConfigError('store', 'a store (MemoryStore or RedisStore)', store);

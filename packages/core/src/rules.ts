@@ -1,5 +1,5 @@
 import { type Duration, humanDuration, parseDuration } from './duration';
-import { ConfigError, describe } from './errors/config-error';
+import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 
 /** The five algorithms. See each file in `algorithms/` for its trade-offs. */
 export type Algorithm = 'fixed-window' | 'sliding-window' | 'sliding-log' | 'token-bucket' | 'gcra';
@@ -48,45 +48,44 @@ const NAME_PATTERN = /^[\w.~-]{1,64}$/;
 
 /** Validates one rule; `at` is the option path used in error messages. */
 export function resolveRule(rule: unknown, at = 'rule'): ResolvedRule {
+  // `at` is '' for the limiter's one-rule shorthand, whose fields are top-level options.
+  const p = (field: string): string => (at ? `${at}.${field}` : field);
   if (typeof rule !== 'object' || rule === null || Array.isArray(rule))
-    throw new ConfigError(at, 'an object such as { limit: 100, window: "1m" }', rule);
+    throw new ConfigError(at || 'options', 'an object such as { limit: 100, window: "1m" }', rule);
   const r = rule as Record<string, unknown>;
-  for (const k of Object.keys(r)) {
-    if (!RULE_KEYS.has(k))
-      throw new ConfigError(`${at}.${k}`, `one of the rule options (${[...RULE_KEYS].join(', ')})`, `unknown option ${describe(k)}`);
-  }
+  rejectUnknownOptions(r, RULE_KEYS, at);
   const algorithm = r.algorithm ?? DEFAULT_ALGORITHM;
   if (typeof algorithm !== 'string' || !ALGORITHMS.includes(algorithm as Algorithm)) {
-    throw new ConfigError(`${at}.algorithm`, `one of ${ALGORITHMS.map((a) => `'${a}'`).join(', ')}`, algorithm);
+    throw new ConfigError(p('algorithm'), `one of ${ALGORITHMS.map((a) => `'${a}'`).join(', ')}`, algorithm);
   }
   const limit = r.limit;
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)
-    throw new ConfigError(`${at}.limit`, 'a positive integer', limit);
-  const windowMs = parseDuration(r.window, `${at}.window`);
+    throw new ConfigError(p('limit'), 'a positive integer', limit);
+  const windowMs = parseDuration(r.window, p('window'));
   const burst = r.burst ?? limit;
   if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1)
-    throw new ConfigError(`${at}.burst`, 'a positive integer', burst);
+    throw new ConfigError(p('burst'), 'a positive integer', burst);
   if (r.burst !== undefined && algorithm !== 'token-bucket' && algorithm !== 'gcra') {
-    throw new ConfigError(`${at}.burst`, "undefined unless `algorithm` is 'token-bucket' or 'gcra'", burst);
+    throw new ConfigError(p('burst'), "undefined unless `algorithm` is 'token-bucket' or 'gcra'", burst);
   }
   if (Math.max(limit, burst) * windowMs * 4 > MAX_PRODUCT) {
     throw new ConfigError(
-      `${at}.limit`,
+      p('limit'),
       `small enough that limit × window (ms) stays below 2^48 (window ${windowMs} ms)`,
       Math.max(limit, burst),
     );
   }
   if (algorithm === 'sliding-log' && limit > SLIDING_LOG_MAX_LIMIT) {
     throw new ConfigError(
-      `${at}.limit`,
+      p('limit'),
       `at most ${SLIDING_LOG_MAX_LIMIT} for 'sliding-log' (it stores one timestamp per request; use 'sliding-window' or 'gcra' for larger limits)`,
       limit,
     );
   }
-  const blockForMs = r.blockFor === undefined ? 0 : parseDuration(r.blockFor, `${at}.blockFor`, true);
+  const blockForMs = r.blockFor === undefined ? 0 : parseDuration(r.blockFor, p('blockFor'), true);
   const name = r.name;
   if (name !== undefined && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
-    throw new ConfigError(`${at}.name`, 'a string of 1-64 letters, digits, "_", "-", "." or "~"', name);
+    throw new ConfigError(p('name'), 'a string of 1-64 letters, digits, "_", "-", "." or "~"', name);
   }
   const derived = `${algorithm === 'sliding-window' ? 'sw' : algorithm === 'fixed-window' ? 'fw' : algorithm === 'sliding-log' ? 'sl' : algorithm === 'token-bucket' ? 'tb' : 'gcra'}-${limit}-${windowMs}${burst !== limit ? `-b${burst}` : ''}`;
   return Object.freeze({

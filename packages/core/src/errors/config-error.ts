@@ -8,10 +8,57 @@ export class ConfigError extends RatekeeperError {
   /** The option path that was rejected, e.g. `rules[1].window`. */
   readonly option: string;
 
-  constructor(option: string, expected: string, value: unknown) {
-    super('ERR_RK_CONFIG', `Expected \`${option}\` to be ${expected}, got ${describe(value)}`);
+  constructor(option: string, expected: string, value: unknown, message?: string) {
+    super('ERR_RK_CONFIG', message ?? `Expected \`${option}\` to be ${expected}, got ${describe(value)}`);
     this.option = option;
   }
+}
+
+/**
+ * Throws {@link ConfigError} for the first key of `options` not in `known`: a typo would otherwise
+ * silently do nothing. `at` prefixes the option path (e.g. `rules[1]`).
+ */
+export function rejectUnknownOptions(options: object, known: ReadonlySet<string> | readonly string[], at = ''): void {
+  const set: ReadonlySet<string> = known instanceof Set ? known : new Set(known as readonly string[]);
+  for (const key of Object.keys(options)) {
+    if (set.has(key)) continue;
+    const path = at ? `${at}.${key}` : key;
+    const guess = closest(key, set);
+    const hint = guess ? `did you mean \`${guess}\`? ` : '';
+    throw new ConfigError(
+      path,
+      '',
+      undefined,
+      `Unknown option \`${path}\`: ${hint}expected one of ${[...set].join(', ')}, got an unknown option`,
+    );
+  }
+}
+
+/** The known name within edit distance 2 of `name` (case-insensitive), if any. */
+function closest(name: string, known: ReadonlySet<string>): string | undefined {
+  const a = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = distance(a, candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
 }
 
 /** True when `value` is a {@link ConfigError}. */

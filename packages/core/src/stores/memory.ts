@@ -1,6 +1,6 @@
 import { ALGORITHM_IMPLS } from '../algorithms/index';
 import type { AlgorithmImpl, BaseState, Outcome } from '../algorithms/types';
-import { ConfigError } from '../errors/config-error';
+import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import type { ResolvedRule } from '../rules';
 import type { BoundStore, RawResult, Store } from './types';
 
@@ -52,8 +52,7 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
-    for (const k of Object.keys(options))
-      if (k !== 'maxKeys') throw new ConfigError(k, 'a MemoryStore option (maxKeys)', 'an unknown option');
+    rejectUnknownOptions(options, ['maxKeys']);
     const maxKeys = options.maxKeys ?? 1_000_000;
     if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) throw new ConfigError('maxKeys', 'a positive integer', maxKeys);
     this.maxKeys = maxKeys;
