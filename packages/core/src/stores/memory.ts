@@ -8,7 +8,8 @@ import type { BoundStore, RawResult, Store } from './types';
 export interface MemoryStoreOptions {
   /**
    * Most keys tracked at once (over all limiters using this store). When full, expired state is
-   * dropped first; only if none is expired is the state untouched for longest dropped.
+   * dropped first; only if none is expired is the live state that expires soonest dropped (see
+   * {@link MemoryStore}).
    * @default 1_000_000
    */
   maxKeys?: number;
@@ -37,9 +38,12 @@ const SCAN = 32;
  * state is dropped lazily when met and when room is needed. No timers: nothing keeps the process
  * alive. Time comes from the limiter's monotonic clock.
  *
- * Eviction cannot be abused to reset a live counter cheaply: a full store looks at the oldest
- * entries of the table it inserts into and drops expired state first; only when all of them are
- * live does it drop the one closest to expiring.
+ * Eviction is an approximate least-recently-used policy that cannot be abused to reset a live
+ * counter cheaply: a full store inspects the next 32 entries (in insertion order) of the table it
+ * inserts into and drops the expired ones; only when all are live does it drop the one that
+ * expires soonest, i.e. the one used least recently at window granularity (a key used in the
+ * current window outlives one last used in the previous window). Moving entries on every hit
+ * would make exact LRU, at two extra Map operations per decision.
  *
  * @example
  * const limiter = createLimiter({ limit: 100, window: '1m', store: new MemoryStore({ maxKeys: 100_000 }) });
