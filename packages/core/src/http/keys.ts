@@ -1,17 +1,14 @@
 import { ConfigError } from '../errors/config-error';
 import type { KeyPart } from './options';
 
-/** What the pipeline already knows about a request when it builds the key. */
-export interface KeyInput<Req> {
-  readonly req: Req;
-  /** The normalised client address. */
-  readonly ip: string;
-  /** `METHOD /route/:pattern`, or undefined when no route matched (yet). */
-  readonly route: string | undefined;
-}
-
-/** @internal A compiled key builder; may be async only when the user's function is. */
-export type KeyBuilder<Req> = (input: KeyInput<Req>) => string | Promise<string>;
+/**
+ * @internal A compiled key builder, given what the pipeline already read: the request, the
+ * normalised client address and `METHOD /route/:pattern` (undefined when no route matched, or
+ * when the key does not use it). Positional so the hot path allocates nothing. May be async only
+ * when the user's function is.
+ */
+export type KeyBuilder<Req> = (req: Req, ip: string, route: string | undefined) => string | Promise<string>;
+type PartGetter<Req> = (req: Req, ip: string, route: string | undefined) => string;
 
 /** Route key for requests that matched no route: every unmatched path shares it. */
 export const UNMATCHED_ROUTE = '(unmatched)';
@@ -23,10 +20,10 @@ const PARTS: readonly KeyPart[] = ['ip', 'user', 'route'];
  * never collide with an address. Route parts use the route pattern, never the raw path.
  */
 export function compileKey<Req>(key: unknown, user: ((req: Req) => string | undefined) | undefined): KeyBuilder<Req> {
-  if (key === undefined || key === 'ip') return (i) => i.ip;
+  if (key === undefined || key === 'ip') return (_req, ip) => ip;
   if (typeof key === 'function') {
     const fn = key as (req: Req) => string | Promise<string>;
-    return (i) => fn(i.req);
+    return (req) => fn(req);
   }
   const parts = typeof key === 'string' ? [key] : key;
   if (!Array.isArray(parts) || parts.length === 0)
@@ -34,19 +31,20 @@ export function compileKey<Req>(key: unknown, user: ((req: Req) => string | unde
   for (const p of parts) if (!PARTS.includes(p as KeyPart)) throw new ConfigError('key', "made of 'ip', 'user' and 'route'", key);
   if (parts.includes('user') && user === undefined)
     throw new ConfigError('user', "a function returning the user id (needed by key 'user')", user);
-  const getters = (parts as KeyPart[]).map((p): ((i: KeyInput<Req>) => string) => {
-    if (p === 'ip') return (i) => i.ip;
-    if (p === 'route') return (i) => i.route ?? UNMATCHED_ROUTE;
+  const getters = (parts as KeyPart[]).map((p): PartGetter<Req> => {
+    if (p === 'ip') return (_req, ip) => ip;
+    if (p === 'route') return (_req, _ip, route) => route ?? UNMATCHED_ROUTE;
     const u = user as (req: Req) => string | undefined;
-    return (i) => {
-      const id = u(i.req);
-      return id === undefined || id === '' ? i.ip : `u:${id}`;
+    return (req, ip) => {
+      const id = u(req);
+      return id === undefined || id === '' ? ip : `u:${id}`;
     };
   });
-  if (getters.length === 1) return getters[0] as KeyBuilder<Req>;
-  return (i) => {
-    let out = (getters[0] as (i: KeyInput<Req>) => string)(i);
-    for (let n = 1; n < getters.length; n++) out += `|${(getters[n] as (i: KeyInput<Req>) => string)(i)}`;
+  const first = getters[0] as PartGetter<Req>;
+  if (getters.length === 1) return first;
+  return (req, ip, route) => {
+    let out = first(req, ip, route);
+    for (let n = 1; n < getters.length; n++) out += `|${(getters[n] as PartGetter<Req>)(req, ip, route)}`;
     return out;
   };
 }

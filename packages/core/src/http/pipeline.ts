@@ -207,7 +207,7 @@ export class HttpLimiter<Req> {
       ip = normalizeIp(rawIp, this.#ipv6Subnet);
     }
     if (this.#allowFn?.(req)) return undefined;
-    let key = this.#key({ req, ip, route: this.#needsRoute ? this.#adapter.route(req) : undefined });
+    let key = this.#key(req, ip, this.#needsRoute ? this.#adapter.route(req) : undefined);
     if (isPromise(key)) key = await key;
     if (typeof key !== 'string') throw new ConfigError('key', 'a function returning a string', key);
 
