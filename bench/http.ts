@@ -6,15 +6,17 @@
  * variants (A B C D E A B C D E ...); CPU µs per request from the server's user+system time over
  * the responses it gave; ratios and extra CPU paired per round, then medians.
  *
- *   pnpm bench:http                    full run (3 rounds x 10 s per variant, ~9 min)
+ *   pnpm bench:http                    full run (4 rounds x 8 s per variant, ~9 min)
  *   pnpm bench:http --quick            smoke run (2 rounds x 3 s)
  *   options: --only express|fastify|koa[,...]  --rounds N  --duration S  --warmup S  --connections N
  *            --profile   V8 CPU profile of the ratekeeper variants (`node --cpu-prof` on the server),
  *                        self time by function per request, instead of the table
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ALLOW_LIMIT, BLOCK_LIMIT, FRAMEWORKS, type Framework, INCUMBENT, VARIANTS, type Variant, WINDOW_MS } from './lib/http-apps';
 import { LOAD_CPU, load, pinSelf, SERVER_CPU, ServerProcess } from './lib/http-proc';
@@ -31,6 +33,8 @@ interface Options {
   duration: number;
   warmup: number;
   connections: number;
+  /** Git state of ratekeeper's sources when the run started. */
+  source: string;
 }
 
 /** One variant's measurement in one round. */
@@ -64,10 +68,11 @@ function parseOptions(args: readonly string[]): Options {
   return {
     quick,
     frameworks: FRAMEWORKS.filter((f) => !only || only.includes(f)),
-    rounds: num('--rounds', quick ? 2 : 3),
-    duration: num('--duration', quick ? 3 : 10),
+    rounds: num('--rounds', quick ? 2 : 4),
+    duration: num('--duration', quick ? 3 : 8),
     warmup: num('--warmup', quick ? 1 : 2),
     connections: num('--connections', 50),
+    source: sourceState(),
   };
 }
 
@@ -85,16 +90,50 @@ async function measureOnce(server: ServerProcess, port: number, o: Options): Pro
   };
 }
 
+// Other engineers edit the sources this imports; a server caught mid-edit gets two more tries.
+async function startWithRetry(f: Framework, v: Variant): Promise<{ server: ServerProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ServerProcess.start(f, v);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      process.stderr.write(`  ${f} ${v}: ${(err as Error).message}; retrying in 10 s\n`);
+      await sleep(10_000);
+    }
+  }
+}
+
+/** The commit measured, and whether ratekeeper's sources differed from it (others edit them in parallel). */
+function sourceState(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync(
+      'git',
+      ['status', '--porcelain', '--', 'packages/core/src', 'packages/express/src', 'packages/fastify/src', 'packages/koa/src'],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    return dirty === ''
+      ? `commit ${head}`
+      : `commit ${head} + uncommitted changes in ${dirty.split('\n').length} ratekeeper source file(s)`;
+  } catch {
+    return 'unknown commit';
+  }
+}
+
 async function runFramework(f: Framework, o: Options, cells: Cells): Promise<void> {
   const servers = new Map<Variant, { server: ServerProcess; port: number }>();
   try {
-    for (const v of VARIANTS) servers.set(v, await ServerProcess.start(f, v));
+    for (const v of VARIANTS) servers.set(v, await startWithRetry(f, v));
     for (const v of VARIANTS) {
       const s = servers.get(v);
       if (s) await load(s.port, o.warmup, o.connections);
     }
     for (let r = 0; r < o.rounds; r++) {
-      for (const v of VARIANTS) {
+      // A B C D E, then E D C B A: a drift of the machine's speed within a round hits every variant alike.
+      const order = r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      for (const v of order) {
         const s = servers.get(v);
         if (!s) continue;
         const m = await measureOnce(s.server, s.port, o);
@@ -164,7 +203,8 @@ function summarise(cells: Cells, f: Framework, v: Variant): Summary {
 }
 
 function pct(x: number): string {
-  return Number.isFinite(x) ? `${(100 * x).toFixed(x > 0 && x < 0.9995 ? 2 : 1)} %` : '-';
+  // Two decimals unless exact, so 99.97 % never rounds to a "100.0 %" that reads as exact.
+  return Number.isFinite(x) ? `${(100 * x).toFixed(x === 0 || x === 1 ? 1 : 2)} %` : '-';
 }
 
 function report(cells: Cells, o: Options): { md: string; failures: number } {
@@ -231,9 +271,9 @@ function report(cells: Cells, o: Options): { md: string; failures: number } {
     `# HTTP overhead (${new Date().toISOString()}${o.quick ? ', --quick' : ''})`,
     '',
     `autocannon ${o.connections} connections, pipelining 1, GET / -> \`hello\`; server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU};`,
-    `${o.warmup} s warm-up per server, ${o.rounds} rounds × ${o.duration} s per variant, variants alternating within each round.`,
+    `${o.warmup} s warm-up per server, ${o.rounds} rounds × ${o.duration} s per variant, variants alternating (A B C D E, then E D C B A).`,
     `Limits: none blocked = ${ALLOW_LIMIT.toExponential(0)} per ${WINDOW_MS / 1000} s; most 429 = ${BLOCK_LIMIT} per ${WINDOW_MS / 1000} s; one client IP (one key).`,
-    `Every limiter with its default options (ratekeeper: sliding-window, legacy + draft-8 headers). Load average at the end: ${loadavg()
+    `Every limiter with its default options (ratekeeper: sliding-window, legacy + draft-8 headers). Sources: ${o.source}. Load average at the end: ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}.`,
     '',
