@@ -1,4 +1,4 @@
 import { expressHarness } from './adapters/express';
 import { conformance } from './suite';
 
-conformance(expressHarness);
+conformance(expressHarness('express 5'));

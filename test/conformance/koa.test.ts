@@ -1,4 +1,4 @@
 import { koaHarness } from './adapters/koa';
 import { conformance } from './suite';
 
-conformance(koaHarness);
+conformance(koaHarness('koa 3'));

@@ -1,51 +1,53 @@
 import type { Server } from 'node:http';
 import { rateLimit } from '@ratekeeper/express';
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import { type AppSetup, abortTracker, fakeAuth, type Harness, type RunningApp } from '../harness';
 
-export const expressHarness: Harness = {
-  name: 'express',
-  async start(setup: AppSetup): Promise<RunningApp> {
-    const app = express();
-    app.set('trust proxy', setup.trustProxy ?? true);
-    const abort = abortTracker();
-    app.use((req, _res, next) => {
-      fakeAuth(req.headers);
-      next();
-    });
-    const limiters: RequestHandler[] = setup.limiters.map((o) => rateLimit(o as never));
-    const route = setup.mode === 'route' ? limiters : [];
-    if (setup.mode !== 'route') for (const l of limiters) app.use(l);
-    app.get('/ok', ...route, (_req, res) => {
-      res.send('ok');
-    });
-    app.get('/bad', ...route, (_req, res) => {
-      res.status(400).send('bad');
-    });
-    app.get('/fail', ...route, (_req, res) => {
-      res.status(500).send('fail');
-    });
-    app.get('/users/:id', ...route, (req: Request, res) => {
-      res.send(`user ${String(req.params.id)}`);
-    });
-    app.get('/abort', ...route, (_req, res) => {
-      res.on('close', abort.onClose);
-      res.writeHead(503, { 'Content-Type': 'text/plain' });
-      res.write('partial');
-    });
-    const server: Server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      abortClosed: abort.closed,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    };
-  },
-};
+/** The harness for one Express major: `createApp` is that version's `express()`. */
+export function expressHarness(name: string, createApp: () => Express = express): Harness {
+  return { name, start: (setup) => start(createApp, setup) };
+}
+
+async function start(createApp: () => Express, setup: AppSetup): Promise<RunningApp> {
+  const app = createApp();
+  app.set('trust proxy', setup.trustProxy ?? true);
+  const abort = abortTracker();
+  app.use((req, _res, next) => {
+    fakeAuth(req.headers);
+    next();
+  });
+  const limiters: RequestHandler[] = setup.limiters.map((o) => rateLimit(o as never));
+  const route = setup.mode === 'route' ? limiters : [];
+  if (setup.mode !== 'route') for (const l of limiters) app.use(l);
+  app.get('/ok', ...route, (_req, res) => {
+    res.send('ok');
+  });
+  app.get('/bad', ...route, (_req, res) => {
+    res.status(400).send('bad');
+  });
+  app.get('/fail', ...route, (_req, res) => {
+    res.status(500).send('fail');
+  });
+  app.get('/users/:id', ...route, (req: Request, res) => {
+    res.send(`user ${String(req.params.id)}`);
+  });
+  app.get('/abort', ...route, (_req, res) => {
+    res.on('close', abort.onClose);
+    res.writeHead(503, { 'Content-Type': 'text/plain' });
+    res.write('partial');
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    abortClosed: abort.closed,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
