@@ -8,7 +8,7 @@ import {
   mergeRateLimitOptions,
   type RateLimitOptions,
 } from '@ratekeeper/core';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 
 /** The lifecycle hook the limiter runs in. */
@@ -137,7 +137,7 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
  * await app.register(rateLimitPlugin, { limit: 100, window: '1m' });
  * app.get('/search', { config: { rateLimit: { limit: 10, window: '1m' } } }, search);
  */
-export const rateLimitPlugin = fp(plugin, { fastify: '5.x', name: '@ratekeeper/fastify' });
+export const rateLimitPlugin: FastifyPluginCallback<FastifyRateLimitOptions> = fp(plugin, { fastify: '5.x', name: '@ratekeeper/fastify' });
 
 /** Alias of {@link rateLimitPlugin}, matching the other adapters' name. */
 export const rateLimit = rateLimitPlugin;

@@ -17,13 +17,14 @@ const adapter: HttpAdapter<Context> = {
   // (inside `router.use()` middleware `_matchedRoute` still names the `use` layer). App-level
   // middleware before the router sees none.
   route: (ctx) => {
-    const matched = (ctx as Context & { matched?: readonly MatchedLayer[] }).matched;
+    const c = ctx as Context & { matched?: readonly MatchedLayer[]; _matchedRoute?: string | RegExp };
+    const matched = c.matched;
     if (matched !== undefined)
       for (let i = matched.length - 1; i >= 0; i--) {
         const layer = matched[i] as MatchedLayer;
         if (layer.methods.includes(ctx.method)) return `${ctx.method} ${String(layer.path)}`;
       }
-    return undefined;
+    return c._matchedRoute === undefined ? undefined : `${ctx.method} ${String(c._matchedRoute)}`;
   },
   trustsProxy: (ctx) => ctx.app.proxy,
 };

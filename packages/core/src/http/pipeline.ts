@@ -256,7 +256,14 @@ export class HttpLimiter<Req> {
     const count = this.#count;
     res.once('close', () => {
       const status = res.statusCode;
-      if (count === undefined ? status < 500 : count(status)) return;
+      let counts: boolean;
+      try {
+        counts = count === undefined ? status < 500 : count(status);
+      } catch {
+        // The response is already sent; a throwing predicate must not crash the process. Keep the charge.
+        counts = true;
+      }
+      if (counts) return;
       // The decision's time picks the window that was charged: an expired window is never credited.
       void limiter.refund(key, 1, { at });
     });
