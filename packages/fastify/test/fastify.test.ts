@@ -53,6 +53,17 @@ describe('@ratekeeper/fastify', () => {
     await app.close();
   });
 
+  it('counts each configured route on its own', async () => {
+    const app = Fastify();
+    await app.register(rateLimitPlugin, { global: false, now });
+    const strict = { config: { rateLimit: { limit: 1, window: '1m' as const } } };
+    app.get('/a', strict, async () => 'a');
+    app.get('/b', strict, async () => 'b');
+    expect(await codes(app, '/a', 2)).toEqual([200, 429]);
+    expect(await codes(app, '/b', 2)).toEqual([200, 429]);
+    await app.close();
+  });
+
   it('limits only configured routes with global: false', async () => {
     const app = Fastify();
     await app.register(rateLimitPlugin, { global: false, now, headers: 'draft-8' });

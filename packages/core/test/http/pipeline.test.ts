@@ -149,6 +149,43 @@ describe('HttpLimiter.handle', () => {
     expect((await limiter.handle(c.req, c.raw, c.res))?.decision.allowed).toBe(false);
   });
 
+  it('keeps the charge when countResponse throws', async () => {
+    const limiter = createHttpLimiter(
+      {
+        limit: 1,
+        window: '1m',
+        now: () => 0,
+        countResponse: () => {
+          throw new Error('bug in predicate');
+        },
+      },
+      adapter,
+    );
+    const a = req();
+    await limiter.handle(a.req, a.raw, a.res);
+    a.res.statusCode = 500;
+    expect(() => a.res.emit('close')).not.toThrow();
+    const b = req();
+    expect((await limiter.handle(b.req, b.raw, b.res))?.decision.allowed).toBe(false);
+  });
+
+  it('awaits async skip and key functions', async () => {
+    const limiter = createHttpLimiter<FakeReq>(
+      { limit: 1, window: '1m', now: () => 0, skip: async (r) => r.plan === 'internal', key: async (r) => `k:${r.plan}` },
+      adapter,
+    );
+    const skipped = req('192.0.2.1', { plan: 'internal' });
+    expect(await limiter.handle(skipped.req, skipped.raw, skipped.res)).toBeUndefined();
+    const a = req('192.0.2.1', { plan: 'x' });
+    const b = req('192.0.2.2', { plan: 'x' });
+    expect((await limiter.handle(a.req, a.raw, a.res))?.decision.allowed).toBe(true);
+    // Same key from another address: the key function, not the address, picks the bucket.
+    const out = await limiter.handle(b.req, b.raw, b.res);
+    expect(out?.blocked).toBe(true);
+    expect(out?.statusCode).toBe(429);
+    expect(out?.body).toEqual({ body: 'Too many requests, please try again later.', contentType: 'text/plain; charset=utf-8' });
+  });
+
   it('passes through (allowed, no refund) when the store fails and the policy allows', async () => {
     const store = {
       bind: () => ({
