@@ -1,0 +1,209 @@
+import { type Algorithm, createLimiter, isConfigError, type Limiter } from '@ratekeeper/core';
+import { RedisStore } from '@ratekeeper/core/redis';
+import { Cluster, Redis } from 'ioredis';
+import { clusterPorts, newCluster, newRedis, redisPort, uniquePrefix } from './helpers';
+
+const redis = newRedis();
+const cluster = newCluster();
+afterAll(async () => {
+  await Promise.all([redis.quit(), cluster.quit()]);
+});
+
+const ALGORITHMS: Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
+
+async function keysOf(client: Redis | Cluster, prefix: string): Promise<{ key: string; pttl: number }[]> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const out: { key: string; pttl: number }[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) out.push({ key, pttl: await node.pttl(key) });
+    } while (cursor !== '0');
+  }
+  return out;
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('every key has a TTL', () => {
+  it.each(['server', 'client'] as const)(
+    'after every operation of a random run (%s clock), SCAN finds no key without a TTL',
+    async (clock) => {
+      const prefix = uniquePrefix(`ttl-${clock}`);
+      let t = 1_700_000_000_000;
+      const limiter = createLimiter({
+        rules: ALGORITHMS.map((algorithm, i) => ({ algorithm, limit: 3 + i, window: 50 + 100 * i, ...(i % 2 ? { blockFor: 30 } : {}) })),
+        store: new RedisStore({ client: redis, clock }),
+        prefix,
+        now: () => t,
+      });
+      let seed = 7;
+      const rnd = (n: number) => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        return seed % n;
+      };
+      const charges: number[] = [];
+      for (let i = 0; i < 150; i++) {
+        const key = `k${rnd(3)}`;
+        const op = rnd(10);
+        if (op < 5) {
+          const d = await limiter.consume(key, { cost: 1 + rnd(3) });
+          if (d.allowed) charges.push(d.at);
+        } else if (op < 6) await limiter.peek(key);
+        else if (op < 8) await limiter.refund(key, 1 + rnd(2), { at: charges[charges.length - 1 - rnd(3)] ?? t });
+        else t += rnd(200);
+        const keys = await keysOf(redis, prefix);
+        // -2 means it expired between SCAN and PTTL; -1 (no TTL) must never happen.
+        const immortal = keys.filter((k) => k.pttl === -1);
+        expect(immortal).toEqual([]);
+      }
+    },
+  );
+});
+
+describe('refunds never create keys', () => {
+  it.each(ALGORITHMS)('%s: a refund after the window expired leaves no key', async (algorithm) => {
+    const prefix = uniquePrefix(`refund-expired-${algorithm}`);
+    const limiter: Limiter = createLimiter({ limit: 2, window: 30, algorithm, store: new RedisStore({ client: redis }), prefix });
+    const d = await limiter.consume('k');
+    expect(d.allowed).toBe(true);
+    expect((await keysOf(redis, prefix)).length).toBeGreaterThan(0);
+    // Wait (by polling) for Redis to expire the state on its own clock.
+    await until(async () => (await keysOf(redis, prefix)).length === 0, 'the key to expire');
+    await limiter.refund('k', 1, { at: d.at });
+    await limiter.refund('k', 5);
+    expect(await keysOf(redis, prefix)).toEqual([]);
+  });
+});
+
+describe('options', () => {
+  it('refuses a client that would replay a script after a reconnect', () => {
+    const unsafe = new Redis({ lazyConnect: true });
+    const unsafeCluster = new Cluster([{ host: '127.0.0.1', port: clusterPorts()[0] as number }], { lazyConnect: true });
+    try {
+      expect(() => new RedisStore({ client: unsafe })).toThrow(/autoResendUnfulfilledCommands.*got true/);
+      expect(() => new RedisStore({ client: unsafeCluster })).toThrow(/retryDelayOnFailover.*got 100/);
+    } finally {
+      unsafe.disconnect();
+      unsafeCluster.disconnect();
+    }
+  });
+
+  it.each([
+    [{ client: 'nope' }, /`client`/],
+    [{ client: 'redis', clock: 'local' }, /`clock`.*"local"/],
+    [{ client: 'redis', prefix: 'a{b' }, /`prefix`.*"a\{b"/],
+    [{ client: 'redis', timeoutMs: 0 }, /`timeoutMs`.*got 0/],
+    [{ client: 'redis', blockedCache: { maxKeys: 0 } }, /`blockedCache.maxKeys`.*got 0/],
+    [{ client: 'redis', ttl: 5 }, /`ttl`/],
+  ])('rejects %p with a ConfigError naming the option', (options, message) => {
+    const o = { ...options, client: options.client === 'redis' ? redis : options.client };
+    let error: unknown;
+    try {
+      new RedisStore(o as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(isConfigError(error)).toBe(true);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('a limiter prefix with braces is refused at createLimiter', () => {
+    expect(() => createLimiter({ limit: 1, window: 1000, store: new RedisStore({ client: redis }), prefix: 'x}' })).toThrow(/`prefix`/);
+  });
+});
+
+describe('Cluster key layout', () => {
+  it('three rules of one key share a slot for any key (empty, braces, percent): no CROSSSLOT, no collisions', async () => {
+    const prefix = uniquePrefix('slots');
+    const limiter = createLimiter({
+      rules: [
+        { limit: 2, window: '1m', algorithm: 'fixed-window' },
+        { limit: 3, window: '1h', algorithm: 'gcra' },
+        { limit: 4, window: '1h', algorithm: 'sliding-log', blockFor: '1m' },
+      ],
+      store: new RedisStore({ client: cluster }),
+      prefix,
+      onStoreError: 'deny',
+    });
+    const keys = ['', '}', '{', '{}', 'a}b', 'a}c', '%', '%7D', '%25', 'plain', '{user}:1'];
+    for (const key of keys) {
+      const d = await limiter.consume(key);
+      expect([key, d.error?.message, d.remaining]).toEqual([key, undefined, 1]);
+    }
+    // Every key has its own state.
+    for (const key of keys) expect((await limiter.peek(key)).remaining).toBe(1);
+    await limiter.reset();
+    expect(await keysOf(cluster, prefix)).toEqual([]);
+  });
+});
+
+describe('blocked-key cache', () => {
+  it('answers a known-denied key locally until it could pass, then asks Redis again', async () => {
+    const client = newRedis(redisPort());
+    let calls = 0;
+    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> }).evalsha = (...args) => {
+      calls++;
+      return evalsha(...args);
+    };
+    let t = 1_700_000_000_000;
+    const limiter = createLimiter({
+      limit: 2,
+      window: 1000,
+      algorithm: 'fixed-window',
+      store: new RedisStore({ client, clock: 'client', blockedCache: true }),
+      prefix: uniquePrefix('cache'),
+      now: () => t,
+    });
+    try {
+      await limiter.consume('k');
+      await limiter.consume('k');
+      const denied = await limiter.consume('k');
+      expect(denied).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+      expect(calls).toBe(3);
+      t += 400;
+      const cached = await limiter.consume('k');
+      expect(cached).toMatchObject({ allowed: false, retryAfterMs: 600, at: t });
+      expect(calls).toBe(3);
+      // Another key is not affected.
+      expect((await limiter.consume('other')).allowed).toBe(true);
+      expect(calls).toBe(4);
+      t += 600;
+      expect((await limiter.consume('k')).allowed).toBe(true);
+      expect(calls).toBe(5);
+      // A local refund drops the cached denial.
+      await limiter.consume('k');
+      expect((await limiter.consume('k')).allowed).toBe(false);
+      await limiter.refund('k', 1, { at: t });
+      expect((await limiter.consume('k')).allowed).toBe(true);
+    } finally {
+      await client.quit();
+    }
+  });
+
+  it('is off by default: every consume is a round trip', async () => {
+    const client = newRedis(redisPort());
+    let calls = 0;
+    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> }).evalsha = (...args) => {
+      calls++;
+      return evalsha(...args);
+    };
+    const limiter = createLimiter({ limit: 1, window: '1h', store: new RedisStore({ client }), prefix: uniquePrefix('nocache') });
+    try {
+      for (let i = 0; i < 4; i++) await limiter.consume('k');
+      expect(calls).toBe(4);
+    } finally {
+      await client.quit();
+    }
+  });
+});
