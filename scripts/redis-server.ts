@@ -77,7 +77,13 @@ export function rawCommand(port: number, command: string, timeoutMs = 1000): Pro
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    let ok = false;
+    try {
+      ok = await check();
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('exited at startup')) throw error;
+    }
+    if (ok) return;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -101,11 +107,20 @@ export async function startRedis(options: { port?: number; args?: string[]; dir?
   const port = options.port ?? (await freePort(options.args?.includes('--cluster-enabled')));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])];
   const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore', detached: false });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let gone = false;
+  const exited = new Promise<void>((r) =>
+    child.once('exit', () => {
+      gone = true;
+      r();
+    }),
+  );
   child.unref();
   const pid = child.pid;
   if (pid === undefined) throw new Error('redis-server did not start');
-  await waitFor(async () => (await rawCommand(port, 'PING')).startsWith('+PONG'), `redis-server on port ${port}`);
+  await waitFor(async () => {
+    if (gone) throw new Error(`redis-server on port ${port} exited at startup (port taken?)`);
+    return (await rawCommand(port, 'PING')).startsWith('+PONG');
+  }, `redis-server on port ${port}`);
   return {
     port,
     pid,
@@ -130,6 +145,15 @@ export interface RedisCluster {
 }
 
 export async function startCluster(masters = 3): Promise<RedisCluster> {
+  // Ports are picked free but can be taken before redis-server binds them: try again once.
+  try {
+    return await startClusterOnce(masters);
+  } catch {
+    return await startClusterOnce(masters);
+  }
+}
+
+async function startClusterOnce(masters: number): Promise<RedisCluster> {
   requireBinary('redis-cli');
   const nodes: RedisServer[] = [];
   for (let i = 0; i < masters; i++) {
@@ -140,7 +164,8 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
   const ports = nodes.map((n) => n.port);
   try {
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
-      timeout: 30_000,
+      timeout: 20_000,
+      killSignal: 'SIGKILL',
     });
     for (const port of ports) {
       await waitFor(async () => (await rawCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok'), `cluster_state:ok on ${port}`);
