@@ -34,12 +34,22 @@ class BrokenStore implements Store {
   }
 }
 
+/** Options of {@link conformance}. */
+export interface ConformanceOptions {
+  /** Store for every limiter that does not name one (each test gets a fresh prefix). @default a MemoryStore per limiter */
+  store?: () => Store;
+  /** Appended to the suite's name. */
+  label?: string;
+}
+
+let prefixSeq = 0;
+
 /**
  * The HTTP behaviour every adapter must share, run over real HTTP. Each test builds its own app
  * (and so its own limiter and store) and drives time through an injected clock.
  */
-export function conformance(harness: Harness): void {
-  describe(`${harness.name} conformance`, () => {
+export function conformance(harness: Harness, options: ConformanceOptions = {}): void {
+  describe(`${harness.name} conformance${options.label ? ` (${options.label})` : ''}`, () => {
     let app: RunningApp | undefined;
     let t = T0;
     const now = (): number => t;
@@ -53,6 +63,12 @@ export function conformance(harness: Harness): void {
     });
 
     async function start(setup: AppSetup): Promise<ReturnType<typeof supertest>> {
+      const makeStore = options.store;
+      if (makeStore !== undefined) {
+        // A fresh prefix per app: a shared store must not carry counts from one test to the next.
+        const prefix = `conf:${process.pid}:${++prefixSeq}:`;
+        setup = { ...setup, limiters: setup.limiters.map((o) => (o.store === undefined ? { ...o, store: makeStore(), prefix } : o)) };
+      }
       app = await harness.start(setup);
       return supertest(app.url);
     }
