@@ -2,6 +2,7 @@ import {
   ConfigError,
   createHttpLimiter,
   type Decision,
+  HTTP_OPTION_KEYS,
   type HttpAdapter,
   type HttpLimiter,
   MemoryStore,
@@ -103,6 +104,8 @@ function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done
 
 function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void {
   const { hook: hookOption, global: globalOption, ...shared } = options;
+  // Checked here too: with `global: false` no app limiter is built to reject a misspelt option.
+  for (const k of Object.keys(shared)) if (!HTTP_OPTION_KEYS.has(k)) throw new ConfigError(k, 'a known rate-limit option', k);
   const hook = resolveHook(hookOption, 'hook');
   if (globalOption !== undefined && typeof globalOption !== 'boolean') throw new ConfigError('global', 'a boolean', globalOption);
   // One store for the app limiter and every route limiter unless the options name one.

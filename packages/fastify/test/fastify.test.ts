@@ -133,10 +133,13 @@ describe('@ratekeeper/fastify', () => {
   it('rejects bad plugin and route options when the app starts', async () => {
     const app = Fastify();
     await expect(app.register(rateLimitPlugin, { limit: 1, window: '1m', hook: 'onSend' as never })).rejects.toThrow(/`hook`/);
+    const app3 = Fastify();
+    await expect(app3.register(rateLimitPlugin, { global: false, windowMs: 1000 } as never)).rejects.toThrow(/`windowMs`/);
     const app2 = Fastify();
     await app2.register(rateLimitPlugin, { global: false });
     expect(() => app2.get('/', { config: { rateLimit: { limit: -2, window: '1m' } } }, async () => 'ok')).toThrow(/limit/);
     await app.close().catch(() => {});
+    await app3.close().catch(() => {});
     await app2.close();
   });
 });

@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHttpLimiter, type HttpAdapter, isConfigError, type RateLimitOptions, type Rule } from '@ratekeeper/core';
+import {
+  createHttpLimiter,
+  type HttpAdapter,
+  isConfigError,
+  mergeRateLimitOptions,
+  type RateLimitOptions,
+  type Rule,
+} from '@ratekeeper/core';
 
 interface FakeReq {
   ip: string | undefined;
@@ -215,5 +222,16 @@ describe('HttpLimiter.handle', () => {
     const out = await b.handle(r.req, r.raw, r.res);
     expect(out?.headers?.['RateLimit-Policy']).toBe('"a";q=3;w=60, "b";q=9;w=3600');
     expect(out?.headers?.RateLimit).toBe('"a";r=2;t=60, "b";r=8;t=3600');
+  });
+});
+
+describe('mergeRateLimitOptions', () => {
+  it('layers route options over app options, replacing the rules as a whole', () => {
+    const base: RateLimitOptions<FakeReq> = { rules: [{ limit: 100, window: '1m' }], prefix: 'app:', headers: 'draft-8' };
+    expect(mergeRateLimitOptions(base, { limit: 5, window: '1s' })).toEqual({ limit: 5, window: '1s', prefix: 'app:', headers: 'draft-8' });
+    expect(mergeRateLimitOptions(base, { headers: 'legacy' })).toEqual({ ...base, headers: 'legacy' });
+    expect(mergeRateLimitOptions({ limit: 1, window: '1m', algorithm: 'gcra' }, { rules: [{ limit: 2, window: '1h' }] })).toEqual({
+      rules: [{ limit: 2, window: '1h' }],
+    });
   });
 });
