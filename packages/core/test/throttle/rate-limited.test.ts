@@ -98,6 +98,6 @@ describe('@rateLimited', () => {
         async m(): Promise<void> {}
       }
       return Bad;
-    }).toThrow('Expected `rules[0].limit` to be a positive integer, got -1');
+    }).toThrow('Expected `limit` to be a positive integer, got -1');
   });
 });

@@ -117,7 +117,7 @@ describe('throttle', () => {
   it('rejects bad options at creation', () => {
     const fn = async () => 1;
     expect(() => throttle(fn, { limit: 1, window: '1s', wait: false, maxWaitMs: 5 })).toThrow('`maxWaitMs`');
-    expect(() => throttle(fn, { limit: 0, window: '1s' })).toThrow('Expected `rules[0].limit` to be a positive integer, got 0');
+    expect(() => throttle(fn, { limit: 0, window: '1s' })).toThrow('Expected `limit` to be a positive integer, got 0');
     const limiter = createLimiter({ limit: 1, window: '1s' });
     expect(() => throttle(fn, { limiter, limit: 5 } as never)).toThrow('Expected `limit` to be undefined when `limiter` is given');
     expect(() => throttle(fn, { limit: 1, window: '1s', cost: 0 })).toThrow('`cost`');
