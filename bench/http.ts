@@ -48,6 +48,16 @@ interface Sample {
 }
 
 type Cells = Map<string, Sample[]>;
+
+/**
+ * The incumbents' extra CPU µs/req over bare (none blocked, most 429) measured in perf.md §2,
+ * shown next to this run's figure: an incumbent's overhead can vanish in one noisy run.
+ */
+const PERF_MD_EXTRA_CPU: Readonly<Record<Framework, readonly [number, number]>> = {
+  express: [25.2, 53.4],
+  fastify: [5.6, 10.7],
+  koa: [4.1, 12.0],
+};
 const cellKey = (f: Framework, v: Variant): string => `${f}|${v}`;
 
 function argValue(args: readonly string[], name: string): string | undefined {
@@ -251,11 +261,12 @@ function report(cells: Cells, o: Options): { md: string; failures: number } {
     ] as const) {
       const mine = g(rk).extraCpu;
       const theirs = g(inc).extraCpu;
+      const ref = PERF_MD_EXTRA_CPU[f][rk === 'rk-allow' ? 0 : 1];
       check(
         f,
         `extra CPU/req, ${mode}`,
         `≤ ½ × ${INCUMBENT[f]}`,
-        `${fmtFixed(mine, 1)} µs vs ${fmtFixed(theirs, 1)} µs (limit ${fmtFixed(theirs / 2, 1)})`,
+        `${fmtFixed(mine, 1)} µs vs ${fmtFixed(theirs, 1)} µs (limit ${fmtFixed(theirs / 2, 1)}; perf.md's ${fmtFixed(ref, 1)} µs would allow ${fmtFixed(ref / 2, 1)})`,
         mine <= theirs / 2,
       );
     }
@@ -313,7 +324,9 @@ async function profile(o: Options): Promise<string> {
     '',
   ];
   for (const f of o.frameworks) {
-    for (const v of ['rk-allow', 'rk-block', 'inc-allow', 'inc-block'] as const) {
+    // µs/req by function of the bare server, to show where each limited variant spends its extra time.
+    let bare: Map<string, number> | undefined;
+    for (const v of ['bare', 'rk-allow', 'rk-block', 'inc-allow', 'inc-block'] as const) {
       // One folder per server: V8 writes a profile per thread (tsx's loader runs in a worker), and
       // the main thread's file is the one whose name carries thread id 0.
       const profDir = join(dir, `${f}-${v}`);
@@ -331,16 +344,44 @@ async function profile(o: Options): Promise<string> {
         `## ${f} — ${label(f, v)}`,
         '',
         `${fmtInt(r.responses)} responses (${pct(r.limited / r.responses)} 429); server CPU ${perReq(after.cpuUs - before.cpuUs)} µs/req, ` +
-          `sampled busy ${perReq(p.totalUs)} µs/req; ratekeeper sources (packages/*): self ${perReq(p.ratekeeperUs)} µs/req, ` +
-          `**inclusive ${perReq(p.ratekeeperInclusiveUs)} µs/req** (stacks passing through them).`,
+          `sampled busy ${perReq(p.totalUs)} µs/req. ratekeeper: **${perReq(p.ratekeeperAttributedUs)} µs/req** attributed ` +
+          `(nearest non-Node frame is in packages/*), of which ${perReq(p.ratekeeperUs)} µs self time in its own functions.`,
         '',
         markdownTable(
           ['function (self time)', 'µs/req', 'share'],
-          p.top.slice(0, 20).map((t) => [`\`${t.fn}\``, perReq(t.us), pct(t.us / p.totalUs)]),
+          p.top.slice(0, 15).map((t) => [`\`${t.fn}\``, perReq(t.us), pct(t.us / p.totalUs)]),
           ['l', 'r', 'r'],
         ),
         '',
       );
+      const mine = new Map(p.top.map((t) => [t.fn, t.us / r.responses]));
+      if (v === 'bare') bare = mine;
+      else if (bare !== undefined) {
+        const base = bare;
+        const fns = new Set([...mine.keys(), ...base.keys()]);
+        const diff = [...fns].map((fn) => ({ fn, d: (mine.get(fn) ?? 0) - (base.get(fn) ?? 0) })).sort((a, b) => b.d - a.d);
+        out.push(
+          'Largest increases over bare (µs/req of self time, this variant minus the bare server; noisy below ~0.2):',
+          '',
+          markdownTable(
+            ['function', '+µs/req'],
+            diff.slice(0, 15).map((t) => [`\`${t.fn}\``, fmtFixed(t.d, 2)]),
+            ['l', 'r'],
+          ),
+          '',
+        );
+      }
+      if (p.ratekeeperAttributedUs > 0)
+        out.push(
+          'Attributed to ratekeeper, by function (self time):',
+          '',
+          markdownTable(
+            ['function', 'µs/req'],
+            p.ratekeeperTop.slice(0, 15).map((t) => [`\`${t.fn}\``, perReq(t.us)]),
+            ['l', 'r'],
+          ),
+          '',
+        );
       process.stderr.write(`  profiled ${f} ${v}: ${join(profDir, main)}\n`);
     }
   }

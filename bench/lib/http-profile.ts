@@ -28,10 +28,13 @@ export interface ProfileSummary {
   /** Self time in ratekeeper's own sources (`packages/`), µs. */
   ratekeeperUs: number;
   /**
-   * Time on stacks that pass through ratekeeper's sources (its own work plus the framework and
-   * Node calls it makes, e.g. setting headers), µs.
+   * Limiter CPU: samples whose nearest JavaScript frame outside Node's own modules is
+   * ratekeeper code (its own work plus the Node calls it makes, e.g. `setHeader`), µs. Work
+   * it hands on to (`next()`, the route handler) is attributed to the framework's frames.
    */
-  ratekeeperInclusiveUs: number;
+  ratekeeperAttributedUs: number;
+  /** Self time by function of the samples counted in {@link ratekeeperAttributedUs}, largest first. */
+  ratekeeperTop: SelfTime[];
 }
 
 const isRatekeeper = (url: string): boolean => url.includes('/packages/') && !url.includes('/node_modules/');
@@ -54,22 +57,27 @@ export function summariseProfile(file: string, fromUs: number, toUs: number): Pr
     byId.set(n.id, n);
     for (const c of n.children ?? []) parent.set(c, n.id);
   }
-  // Whether a node's stack passes through ratekeeper, memoised per node.
-  const underRk = new Map<number, boolean>();
-  const passesRk = (id: number): boolean => {
-    const known = underRk.get(id);
+  // Whether the nearest frame that is neither Node's own (`node:`) nor native is ratekeeper's; memoised per node.
+  const owner = new Map<number, boolean>();
+  const ownedByRk = (id: number): boolean => {
+    const known = owner.get(id);
     if (known !== undefined) return known;
-    const node = byId.get(id);
-    const up = parent.get(id);
-    const v = (node !== undefined && isRatekeeper(node.callFrame.url)) || (up !== undefined && passesRk(up));
-    underRk.set(id, v);
+    const url = byId.get(id)?.callFrame.url ?? '';
+    let v: boolean;
+    if (url !== '' && !url.startsWith('node:')) v = isRatekeeper(url);
+    else {
+      const up = parent.get(id);
+      v = up !== undefined && ownedByRk(up);
+    }
+    owner.set(id, v);
     return v;
   };
   const self = new Map<string, number>();
   let t = profile.startTime;
   let totalUs = 0;
   let ratekeeperUs = 0;
-  let ratekeeperInclusiveUs = 0;
+  let ratekeeperAttributedUs = 0;
+  const rkSelf = new Map<string, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
     t += dt;
@@ -86,8 +94,11 @@ export function summariseProfile(file: string, fromUs: number, toUs: number): Pr
     self.set(fn, (self.get(fn) ?? 0) + dt);
     totalUs += dt;
     if (isRatekeeper(url)) ratekeeperUs += dt;
-    if (passesRk(id)) ratekeeperInclusiveUs += dt;
+    if (ownedByRk(id)) {
+      ratekeeperAttributedUs += dt;
+      rkSelf.set(fn, (rkSelf.get(fn) ?? 0) + dt);
+    }
   }
-  const top = [...self].map(([fn, us]) => ({ fn, us })).sort((a, b) => b.us - a.us);
-  return { totalUs, top, ratekeeperUs, ratekeeperInclusiveUs };
+  const sorted = (m: Map<string, number>): SelfTime[] => [...m].map(([fn, us]) => ({ fn, us })).sort((a, b) => b.us - a.us);
+  return { totalUs, top: sorted(self), ratekeeperUs, ratekeeperAttributedUs, ratekeeperTop: sorted(rkSelf) };
 }
