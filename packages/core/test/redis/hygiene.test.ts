@@ -85,16 +85,37 @@ describe('refunds never create keys', () => {
 });
 
 describe('options', () => {
-  it('refuses a client that would replay a script after a reconnect', () => {
-    const unsafe = new Redis({ lazyConnect: true });
-    const unsafeCluster = new Cluster([{ host: '127.0.0.1', port: clusterPorts()[0] as number }], { lazyConnect: true });
+  it('a client that would replay a script after a reconnect gets a replay-safe duplicate connection', async () => {
+    const unsafe = new Redis({ host: '127.0.0.1', port: redisPort() });
+    const unsafeCluster = new Cluster([{ host: '127.0.0.1', port: clusterPorts()[0] as number }]);
+    const store = new RedisStore({ client: unsafe, clock: 'client' });
+    const clusterStore = new RedisStore({ client: unsafeCluster, clock: 'client' });
     try {
-      expect(() => new RedisStore({ client: unsafe })).toThrow(/autoResendUnfulfilledCommands.*got true/);
-      expect(() => new RedisStore({ client: unsafeCluster })).toThrow(/retryDelayOnFailover.*got 100/);
+      expect(store.client).not.toBe(unsafe);
+      expect((store.client as Redis).options.autoResendUnfulfilledCommands).toBe(false);
+      expect(clusterStore.client).not.toBe(unsafeCluster);
+      expect((clusterStore.client as Cluster).options.retryDelayOnFailover).toBe(0);
+      for (const s of [store, clusterStore]) {
+        const limiter = createLimiter({ limit: 1, window: '1m', store: s, prefix: uniquePrefix('dup'), now: () => 1_700_000_000_000 });
+        expect((await limiter.consume('k')).allowed).toBe(true);
+        expect((await limiter.consume('k')).allowed).toBe(false);
+      }
+      // The duplicate ends with the client it was made from.
+      const ended = new Promise<void>((resolve) => store.client.once('end', () => resolve()));
+      await unsafe.quit();
+      await ended;
+      expect(store.client.status).toBe('end');
     } finally {
       unsafe.disconnect();
-      unsafeCluster.disconnect();
+      await clusterStore.close();
+      expect(['end', 'disconnecting', 'close']).toContain(clusterStore.client.status);
+      await unsafeCluster.quit();
     }
+  });
+
+  it('a replay-safe client is used as is', () => {
+    expect(new RedisStore({ client: redis }).client).toBe(redis);
+    expect(new RedisStore({ client: cluster }).client).toBe(cluster);
   });
 
   it.each([

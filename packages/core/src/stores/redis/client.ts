@@ -1,5 +1,4 @@
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigError } from '../../errors/config-error';
 import { StoreError } from '../../errors/store-error';
 
 /** An ioredis standalone client or Cluster. */
@@ -21,36 +20,34 @@ export function isRedisClient(value: unknown): value is RedisClient {
   return typeof c.evalsha === 'function' && typeof c.eval === 'function' && typeof c.status === 'string' && typeof c.options === 'object';
 }
 
-/**
- * Refuses clients that would replay a mutating script after a connection error (pitfall: double
- * counting). Checked once at construction; the message names the ioredis option to set.
- * @internal
- */
-export function assertReplaySafe(client: RedisClient): void {
+/** True when ioredis will not re-send a script whose connection closed before the reply. @internal */
+export function isReplaySafe(client: RedisClient): boolean {
   if (client.isCluster) {
     const o = (client as Cluster).options;
-    const failover = o.retryDelayOnFailover ?? 100;
-    if (failover !== 0)
-      throw new ConfigError(
-        'client.options.retryDelayOnFailover',
-        '0 (ioredis would re-send a script whose node connection closed, counting a consume twice; spread `replaySafeClusterOptions` into the Cluster options)',
-        failover,
-      );
-    if (typeof o.clusterNodeRetryStrategy === 'function' && o.redisOptions?.autoResendUnfulfilledCommands !== false)
-      throw new ConfigError(
-        'client.options.redisOptions.autoResendUnfulfilledCommands',
-        'false when `clusterNodeRetryStrategy` is set (ioredis would re-send unanswered scripts after reconnecting)',
-        o.redisOptions?.autoResendUnfulfilledCommands,
-      );
-    return;
+    if ((o.retryDelayOnFailover ?? 100) !== 0) return false;
+    return !(typeof o.clusterNodeRetryStrategy === 'function' && o.redisOptions?.autoResendUnfulfilledCommands !== false);
   }
-  const resend = (client as Redis).options.autoResendUnfulfilledCommands;
-  if (resend !== false)
-    throw new ConfigError(
-      'client.options.autoResendUnfulfilledCommands',
-      'false (ioredis would re-send an unanswered script after reconnecting, counting a consume twice; spread `replaySafeRedisOptions` into the Redis options)',
-      resend,
-    );
+  return (client as Redis).options.autoResendUnfulfilledCommands === false;
+}
+
+/**
+ * The connection a store sends on: the given client when it is replay-safe, else a replay-safe
+ * duplicate of it (same address and options), so a consume that ran before a reconnect is never
+ * re-sent and counted twice. The duplicate ends when the given client ends, so it never keeps a
+ * process alive that its owner shut down. @internal
+ */
+export function replaySafeConnection(client: RedisClient): { connection: RedisClient; owned: boolean } {
+  if (isReplaySafe(client)) return { connection: client, owned: false };
+  let connection: RedisClient;
+  if (client.isCluster) {
+    const o = (client as Cluster).options;
+    const override = { ...replaySafeClusterOptions, redisOptions: { ...o.redisOptions, autoResendUnfulfilledCommands: false } };
+    connection = (client as Cluster).duplicate(undefined, override as Parameters<Cluster['duplicate']>[1]);
+  } else {
+    connection = (client as Redis).duplicate({ ...replaySafeRedisOptions });
+  }
+  client.once('end', () => connection.disconnect());
+  return { connection, owned: true };
 }
 
 /** One wait per client, shared by every call arriving while the client is not ready. */

@@ -4,16 +4,18 @@ import { ConfigError, describe } from '../../errors/config-error';
 import type { ResolvedRule } from '../../rules';
 import type { BoundStore, RawResult, Store } from '../types';
 import { BlockedCache } from './blocked-cache';
-import { assertReplaySafe, isNoScript, isRedisClient, type RedisClient, whenReady } from './client';
+import { isNoScript, isRedisClient, type RedisClient, replaySafeConnection, whenReady } from './client';
 import { escapeGlob, hashTag } from './keys';
 import { buildScript, type Operation } from './scripts/driver';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * An ioredis `Redis` or `Cluster`, created replay-safe: spread `replaySafeRedisOptions` /
-   * `replaySafeClusterOptions` into its options (otherwise ioredis may re-send a script that
-   * already ran after a reconnect, and the constructor throws a `ConfigError`).
+   * An ioredis `Redis` or `Cluster`. By default ioredis re-sends a command whose connection closed
+   * before the reply, which could count a consume twice; for such a client the store opens its own
+   * replay-safe duplicate connection (closed with `close()` or when your client ends). Create the
+   * client with `replaySafeRedisOptions` / `replaySafeClusterOptions` spread into its options to
+   * share your connection instead.
    */
   client: RedisClient;
   /** Prepended to every key, before the limiter's own `prefix`. Must not contain `{` or `}`. @default '' */
@@ -55,11 +57,14 @@ const CLIENT_CLOCK_SLACK_MS = 60_000;
  * import Redis from 'ioredis';
  * import { RedisStore, replaySafeRedisOptions } from '@ratekeeper/core/redis';
  * const store = new RedisStore({ client: new Redis({ ...replaySafeRedisOptions }) });
+ * // or any client: the store then opens its own replay-safe connection
+ * const store2 = new RedisStore({ client: new Redis() });
  * const limiter = createLimiter({ limit: 100, window: '1m', store, onStoreError: new MemoryStore() });
  */
 export class RedisStore implements Store {
-  /** The ioredis client. */
+  /** The connection the store sends on: the given client, or its replay-safe duplicate. */
   readonly client: RedisClient;
+  readonly #owned: boolean;
   /** The store's key prefix. */
   readonly prefix: string;
   /** Where time comes from. */
@@ -74,7 +79,6 @@ export class RedisStore implements Store {
       if (!OPTION_KEYS.has(k))
         throw new ConfigError(k, `a RedisStore option (${[...OPTION_KEYS].join(', ')})`, `unknown option ${describe(k)}`);
     if (!isRedisClient(options.client)) throw new ConfigError('client', 'an ioredis Redis or Cluster instance', options.client);
-    assertReplaySafe(options.client);
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string' || /[{}]/.test(prefix))
       throw new ConfigError('prefix', 'a string without "{" or "}" (braces would change the Cluster hash tag)', prefix);
@@ -92,11 +96,22 @@ export class RedisStore implements Store {
         throw new ConfigError('blockedCache.maxKeys', 'a positive integer', max);
       cacheKeys = max;
     } else if (cache !== false) throw new ConfigError('blockedCache', 'a boolean or { maxKeys }', cache);
-    this.client = options.client;
+    const { connection, owned } = replaySafeConnection(options.client);
+    this.client = connection;
+    this.#owned = owned;
     this.prefix = prefix;
     this.clock = clock;
     this.timeoutMs = timeoutMs;
     this.#cacheKeys = cacheKeys;
+  }
+
+  /** Closes the duplicate connection the store opened, if any (your own client is never closed). */
+  async close(): Promise<void> {
+    const connection = this.client;
+    if (!this.#owned || connection.status === 'end') return;
+    // QUIT only on a ready connection: a connecting Cluster would hold it until it is ready.
+    if (connection.status === 'ready') await connection.quit().catch(() => connection.disconnect());
+    else connection.disconnect();
   }
 
   /** @internal */
