@@ -15,12 +15,12 @@ export const fixedWindow: AlgorithmImpl<FixedWindowState> = {
   name: 'fixed-window',
   create: () => ({ start: 0, count: 0, blk: 0 }),
   evaluate(s, now, rule, cost, out) {
-    const start = windowStart(now, rule.windowMs);
-    if (s.start !== start) {
-      s.start = start;
+    // Still in the stored window (the common case) needs no division.
+    if (now < s.start || now - s.start >= rule.windowMs) {
+      s.start = windowStart(now, rule.windowMs);
       s.count = 0;
     }
-    const resetMs = start + rule.windowMs - now;
+    const resetMs = s.start + rule.windowMs - now;
     out.resetMs = resetMs;
     if (s.count + cost <= rule.limit) {
       out.allowed = true;

@@ -16,6 +16,8 @@ export interface SlidingWindowState extends BaseState {
 }
 
 function roll(s: SlidingWindowState, now: number, windowMs: number): void {
+  // Still in the stored window (the common case) needs no division.
+  if (now >= s.start && now - s.start < windowMs) return;
   const start = windowStart(now, windowMs);
   if (s.start !== start) {
     s.prev = s.start === start - windowMs ? s.cur : 0;
