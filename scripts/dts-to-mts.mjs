@@ -1,6 +1,6 @@
 // tsup names ESM declarations `.d.ts`; publish them as `.d.mts` so each build has matching types
 // (`.mjs` + `.d.mts`, `.cjs` + `.d.cts`) whatever the consumer's module resolution.
-import { readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dist = join(process.cwd(), 'dist');
