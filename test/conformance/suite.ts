@@ -67,7 +67,10 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
       if (makeStore !== undefined) {
         // A fresh prefix per app: a shared store must not carry counts from one test to the next.
         const prefix = `conf:${process.pid}:${++prefixSeq}:`;
-        setup = { ...setup, limiters: setup.limiters.map((o) => (o.store === undefined ? { ...o, store: makeStore(), prefix } : o)) };
+        setup = {
+          ...setup,
+          limiters: setup.limiters.map((o) => (o.store === undefined ? { timeoutMs: 30_000, ...o, store: makeStore(), prefix } : o)),
+        };
       }
       app = await harness.start(setup);
       return supertest(app.url);

@@ -5,7 +5,8 @@ import express, { type Express } from 'express';
 import type { Cluster } from 'ioredis';
 
 /** The example app: limits shared by every instance through a Redis Cluster. */
-export function createApp(cluster: Cluster): Express {
+/** `timeoutMs`: how slow Redis may be before the insurance store answers (tests raise it). */
+export function createApp(cluster: Cluster, { timeoutMs = 100 }: { timeoutMs?: number } = {}): Express {
   // Server clock (Redis TIME): every instance agrees on windows whatever its own clock says.
   const store = new RedisStore({ client: cluster, blockedCache: true });
   const app = express();
@@ -21,7 +22,7 @@ export function createApp(cluster: Cluster): Express {
       prefix: 'example:',
       // Redis down or slow (over 100 ms)? Keep limiting per instance until it answers again.
       onStoreError: new MemoryStore(),
-      timeoutMs: 100,
+      timeoutMs,
     }),
   );
 

@@ -18,8 +18,8 @@ describe('examples/redis-cluster', () => {
   });
 
   it('two app instances share one limit through the Cluster: the 11th request in a burst is refused', async () => {
-    const a = supertest(createApp(cluster));
-    const b = supertest(createApp(cluster));
+    const a = supertest(createApp(cluster, { timeoutMs: 30_000 }));
+    const b = supertest(createApp(cluster, { timeoutMs: 30_000 }));
     const statuses: number[] = [];
     for (let i = 0; i < 11; i++) statuses.push((await (i % 2 ? a : b).get('/')).status);
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));

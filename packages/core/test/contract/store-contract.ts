@@ -54,7 +54,8 @@ export function describeStoreContract(name: string, makeStore: () => Store | Pro
       const prefix = uniquePrefix(testName);
       const h: Harness = {
         t: T0,
-        limiter: (options, p = prefix) => createLimiter({ ...options, store, prefix: p, now: () => h.t } as LimiterOptions),
+        limiter: (options, p = prefix) =>
+          createLimiter({ timeoutMs: 30_000, ...options, store, prefix: p, now: () => h.t } as LimiterOptions),
       };
       return h;
     }

@@ -40,6 +40,7 @@ describe('every key has a TTL', () => {
       const prefix = uniquePrefix(`ttl-${clock}`);
       let t = 1_700_000_000_000;
       const limiter = createLimiter({
+        timeoutMs: 30_000,
         rules: ALGORITHMS.map((algorithm, i) => ({ algorithm, limit: 3 + i, window: 50 + 100 * i, ...(i % 2 ? { blockFor: 30 } : {}) })),
         store: new RedisStore({ client: redis, clock }),
         prefix,
@@ -72,7 +73,14 @@ describe('every key has a TTL', () => {
 describe('refunds never create keys', () => {
   it.each(ALGORITHMS)('%s: a refund after the window expired leaves no key', async (algorithm) => {
     const prefix = uniquePrefix(`refund-expired-${algorithm}`);
-    const limiter: Limiter = createLimiter({ limit: 2, window: 30, algorithm, store: new RedisStore({ client: redis }), prefix });
+    const limiter: Limiter = createLimiter({
+      timeoutMs: 30_000,
+      limit: 2,
+      window: 30,
+      algorithm,
+      store: new RedisStore({ client: redis }),
+      prefix,
+    });
     const d = await limiter.consume('k');
     expect(d.allowed).toBe(true);
     expect((await keysOf(redis, prefix)).length).toBeGreaterThan(0);
@@ -96,7 +104,14 @@ describe('options', () => {
       expect(clusterStore.client).not.toBe(unsafeCluster);
       expect((clusterStore.client as Cluster).options.retryDelayOnFailover).toBe(0);
       for (const s of [store, clusterStore]) {
-        const limiter = createLimiter({ limit: 1, window: '1m', store: s, prefix: uniquePrefix('dup'), now: () => 1_700_000_000_000 });
+        const limiter = createLimiter({
+          timeoutMs: 30_000,
+          limit: 1,
+          window: '1m',
+          store: s,
+          prefix: uniquePrefix('dup'),
+          now: () => 1_700_000_000_000,
+        });
         expect((await limiter.consume('k')).allowed).toBe(true);
         expect((await limiter.consume('k')).allowed).toBe(false);
       }
@@ -138,7 +153,9 @@ describe('options', () => {
   });
 
   it('a limiter prefix with braces is refused at createLimiter', () => {
-    expect(() => createLimiter({ limit: 1, window: 1000, store: new RedisStore({ client: redis }), prefix: 'x}' })).toThrow(/`prefix`/);
+    expect(() =>
+      createLimiter({ timeoutMs: 30_000, limit: 1, window: 1000, store: new RedisStore({ client: redis }), prefix: 'x}' }),
+    ).toThrow(/`prefix`/);
   });
 });
 
@@ -146,6 +163,7 @@ describe('Cluster key layout', () => {
   it('three rules of one key share a slot for any key (empty, braces, percent): no CROSSSLOT, no collisions', async () => {
     const prefix = uniquePrefix('slots');
     const limiter = createLimiter({
+      timeoutMs: 30_000,
       rules: [
         { limit: 2, window: '1m', algorithm: 'fixed-window' },
         { limit: 3, window: '1h', algorithm: 'gcra' },
@@ -178,6 +196,7 @@ describe('blocked-key cache', () => {
     };
     let t = 1_700_000_000_000;
     const limiter = createLimiter({
+      timeoutMs: 30_000,
       limit: 2,
       window: 1000,
       algorithm: 'fixed-window',
@@ -219,7 +238,13 @@ describe('blocked-key cache', () => {
       calls++;
       return evalsha(...args);
     };
-    const limiter = createLimiter({ limit: 1, window: '1h', store: new RedisStore({ client }), prefix: uniquePrefix('nocache') });
+    const limiter = createLimiter({
+      timeoutMs: 30_000,
+      limit: 1,
+      window: '1h',
+      store: new RedisStore({ client }),
+      prefix: uniquePrefix('nocache'),
+    });
     try {
       for (let i = 0; i < 4; i++) await limiter.consume('k');
       expect(calls).toBe(4);

@@ -9,6 +9,7 @@ describe('RedisStore basics', () => {
   for (const algorithm of ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'] as const) {
     it(`${algorithm}: allows limit then denies with the server clock`, async () => {
       const limiter = createLimiter({
+        timeoutMs: 30_000,
         limit: 3,
         window: '1m',
         algorithm,

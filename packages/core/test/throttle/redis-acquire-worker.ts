@@ -59,6 +59,7 @@ process.on('message', async (msg: Msg) => {
     t0 = msg.t0;
     client = new Redis({ host: '127.0.0.1', port: msg.port, ...replaySafeRedisOptions });
     const limiter = createLimiter({
+      timeoutMs: 30_000,
       limit: 10,
       window: '1s',
       algorithm: 'token-bucket',
