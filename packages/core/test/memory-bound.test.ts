@@ -14,7 +14,8 @@ describe('MemoryStore memory bound', () => {
     }
     expect(peak).toBe(100_000);
     expect(store.size).toBe(100_000);
-  });
+    // A million decisions: generous for a loaded 2-core CI machine (nothing here is timed).
+  }, 180_000);
 
   it('stays bounded across rules, limiters and passing time', async () => {
     const store = new MemoryStore({ maxKeys: 1_000 });
