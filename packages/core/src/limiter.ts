@@ -78,6 +78,9 @@ export interface Limiter {
   acquire(key: string, options?: AcquireOptions): Promise<Acquired>;
 }
 
+/** @internal Key of the limiter method that decides without a promise when the store is synchronous. */
+export const CONSUME_NOW: unique symbol = Symbol('ratekeeper.consumeNow');
+
 const OPTION_KEYS = new Set([
   'rules',
   'limit',
@@ -175,12 +178,14 @@ class RateLimiter implements Limiter {
     const cost = options?.cost ?? 1;
     if (!Number.isSafeInteger(cost) || cost < 1) return Promise.reject(new ConfigError('cost', 'a positive integer', cost));
     if (typeof key !== 'string') return Promise.reject(new ConfigError('key', 'a string', key));
-    return this.#run('consume', key, cost);
+    const decision = this.#run('consume', key, cost);
+    return isPromise(decision) ? decision : Promise.resolve(decision);
   }
 
   peek(key: string): Promise<Decision> {
     if (typeof key !== 'string') return Promise.reject(new ConfigError('key', 'a string', key));
-    return this.#run('peek', key, 1);
+    const decision = this.#run('peek', key, 1);
+    return isPromise(decision) ? decision : Promise.resolve(decision);
   }
 
   /** @internal The smallest capacity among the rules: the largest cost that can ever pass. */
@@ -188,7 +193,8 @@ class RateLimiter implements Limiter {
     return this.#maxCost;
   }
 
-  #run(op: 'consume' | 'peek', key: string, cost: number): Promise<Decision> {
+  /** Decides synchronously when the store answers synchronously (memory store): no promise hop. */
+  #run(op: 'consume' | 'peek', key: string, cost: number): Decision | Promise<Decision> {
     const now = Math.floor(this.now());
     if (this.#down && now < this.#downUntil) return this.#degraded(op, key, cost, now, undefined);
     let raw: RawResult | Promise<RawResult>;
@@ -199,7 +205,7 @@ class RateLimiter implements Limiter {
     }
     if (!isPromise(raw)) {
       if (this.#down) this.#recovered();
-      return Promise.resolve(decide(this.rules, raw));
+      return decide(this.rules, raw);
     }
     return this.#settle(op, raw).then(
       (r) => {
@@ -208,6 +214,14 @@ class RateLimiter implements Limiter {
       },
       (error: unknown) => this.#degraded(op, key, cost, now, error),
     );
+  }
+
+  /**
+   * @internal `consume` without the promise when the store is synchronous; the HTTP pipeline uses
+   * it to answer a request in the same tick. Rejects (never throws) on bad arguments.
+   */
+  [CONSUME_NOW](key: string, cost: number): Decision | Promise<Decision> {
+    return this.#run('consume', key, cost);
   }
 
   #settle<T>(op: StoreError['operation'], pending: Promise<T>): Promise<T> {
@@ -229,7 +243,7 @@ class RateLimiter implements Limiter {
   }
 
   /** Reports a failure (if any) and answers by the `onStoreError` policy. */
-  #degraded(op: 'consume' | 'peek', key: string, cost: number, now: number, cause: unknown): Promise<Decision> {
+  #degraded(op: 'consume' | 'peek', key: string, cost: number, now: number, cause: unknown): Decision | Promise<Decision> {
     let error: StoreError | undefined;
     if (cause !== undefined) {
       error = this.#report(op, cause, now);
@@ -237,14 +251,14 @@ class RateLimiter implements Limiter {
     if (this.#fallback) {
       try {
         const raw = op === 'consume' ? this.#fallback.consume(key, cost, now) : this.#fallback.peek(key, now);
-        if (!isPromise(raw)) return Promise.resolve(decide(this.rules, raw));
+        if (!isPromise(raw)) return decide(this.rules, raw);
         return raw.then((r) => decide(this.rules, r));
       } catch (e) {
         return Promise.reject(e);
       }
     }
     const err = error ?? new StoreError(op, 'Store unavailable (waiting to retry after an earlier failure)');
-    return Promise.resolve(policyDecision(this.rules, this.#policy === 'allow', now, err));
+    return policyDecision(this.rules, this.#policy === 'allow', now, err);
   }
 
   #report(op: StoreError['operation'], cause: unknown, now: number): StoreError {

@@ -1,4 +1,4 @@
-import { createHttpLimiter, type Decision, type HttpAdapter, type RateLimitOptions } from '@ratekeeper/core';
+import { createHttpLimiter, type Decision, type HttpAdapter, type HttpOutcome, type RateLimitOptions } from '@ratekeeper/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 declare global {
@@ -35,19 +35,24 @@ const adapter: HttpAdapter<Request> = {
 export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
   const limiter = createHttpLimiter(options, adapter);
   return function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
-    limiter.handle(req, req, res).then((out) => {
-      if (out === undefined) return next();
-      req.rateLimit = out.decision;
-      const headers = out.headers;
-      if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string);
-      if (out.blocked && out.body !== undefined) {
-        // Written directly: `res.send` would hash an ETag for every rejected request.
-        res.statusCode = out.statusCode;
-        res.setHeader('Content-Type', out.body.contentType);
-        res.end(out.body.body);
-        return;
-      }
-      next();
-    }, next);
+    const out = limiter.handle(req, req, res);
+    // The memory store answers in the same tick: no promise hop for the common case.
+    if (out instanceof Promise) out.then((o) => apply(req, res, next, o), next);
+    else apply(req, res, next, out);
   };
+}
+
+function apply(req: Request, res: Response, next: NextFunction, out: HttpOutcome | undefined): void {
+  if (out === undefined) return next();
+  req.rateLimit = out.decision;
+  const headers = out.headers;
+  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string);
+  if (out.blocked && out.body !== undefined) {
+    // Written directly: `res.send` would hash an ETag for every rejected request.
+    res.statusCode = out.statusCode;
+    res.setHeader('Content-Type', out.body.contentType);
+    res.end(out.body.body);
+    return;
+  }
+  next();
 }

@@ -5,6 +5,7 @@ import {
   HTTP_OPTION_KEYS,
   type HttpAdapter,
   type HttpLimiter,
+  type HttpOutcome,
   MemoryStore,
   mergeRateLimitOptions,
   type RateLimitOptions,
@@ -67,22 +68,26 @@ function resolveHook(value: unknown, option: string): RateLimitHook {
 
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
 
-// Callback-style hook: one promise (the decision) per request, no async wrapper around it.
+// Callback-style hook: answered in the same tick when the store is synchronous, no async wrapper.
 function hookFor(limiter: HttpLimiter<FastifyRequest>, only404: boolean): Hook {
   return function rateLimitHook(request, reply, done) {
     if (only404 && !request.is404) return done();
-    limiter.handle(request, request.raw, reply.raw).then((out) => {
-      if (out === undefined) return done();
-      request.rateLimit = out.decision;
-      if (out.headers !== undefined) reply.headers(out.headers);
-      if (out.blocked && out.body !== undefined) {
-        // Sent as a plain body: no Error object, no stack trace, no error handler on the 429 path.
-        reply.code(out.statusCode).type(out.body.contentType).send(out.body.body);
-        return;
-      }
-      done();
-    }, done);
+    const out = limiter.handle(request, request.raw, reply.raw);
+    if (out instanceof Promise) out.then((o) => apply(request, reply, done, o), done);
+    else apply(request, reply, done, out);
   };
+}
+
+function apply(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, out: HttpOutcome | undefined): void {
+  if (out === undefined) return done();
+  request.rateLimit = out.decision;
+  if (out.headers !== undefined) reply.headers(out.headers);
+  if (out.blocked && out.body !== undefined) {
+    // Sent as a plain body: no Error object, no stack trace, no error handler on the 429 path.
+    reply.code(out.statusCode).type(out.body.contentType).send(out.body.body);
+    return;
+  }
+  done();
 }
 
 function addRouteHook(route: RouteOptions, hook: RateLimitHook, fn: Hook): void {

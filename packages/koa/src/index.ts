@@ -1,4 +1,4 @@
-import { createHttpLimiter, type HttpAdapter, type RateLimitOptions } from '@ratekeeper/core';
+import { createHttpLimiter, type HttpAdapter, type HttpOutcome, type RateLimitOptions } from '@ratekeeper/core';
 import type { Context, Middleware, Next } from 'koa';
 
 /** Options of the Koa middleware: the shared HTTP options, with Koa's `Context` as the request. */
@@ -38,18 +38,26 @@ const adapter: HttpAdapter<Context> = {
  */
 export function rateLimit(options: KoaRateLimitOptions): Middleware {
   const limiter = createHttpLimiter(options, adapter);
-  return async function rateLimitMiddleware(ctx: Context, next: Next): Promise<void> {
-    const out = await limiter.handle(ctx, ctx.req, ctx.res);
-    if (out === undefined) return next();
-    ctx.state.rateLimit = out.decision;
-    if (out.headers !== undefined) ctx.set(out.headers);
-    if (out.blocked && out.body !== undefined) {
-      ctx.status = out.statusCode;
-      // Set before the body so Koa does not guess a type from the text.
-      ctx.set('Content-Type', out.body.contentType);
-      ctx.body = out.body.body;
-      return;
-    }
-    return next();
+  return function rateLimitMiddleware(ctx: Context, next: Next): Promise<void> {
+    const out = limiter.handle(ctx, ctx.req, ctx.res);
+    // The memory store answers in the same tick: no promise hop for the common case.
+    if (out instanceof Promise) return out.then((o) => apply(ctx, next, o));
+    return apply(ctx, next, out);
   };
+}
+
+function apply(ctx: Context, next: Next, out: HttpOutcome | undefined): Promise<void> {
+  if (out === undefined) return next();
+  ctx.state.rateLimit = out.decision;
+  const headers = out.headers;
+  // Straight to the response: `ctx.set` goes through Koa's delegates and coercion for every header.
+  if (headers !== undefined) for (const name in headers) ctx.res.setHeader(name, headers[name] as string);
+  if (out.blocked && out.body !== undefined) {
+    ctx.status = out.statusCode;
+    // Set before the body so Koa does not guess a type from the text.
+    ctx.set('Content-Type', out.body.contentType);
+    ctx.body = out.body.body;
+    return Promise.resolve();
+  }
+  return next();
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision } from '../decision';
 import { ConfigError } from '../errors/config-error';
-import { createLimiter, type Limiter, type LimiterOptions } from '../limiter';
+import { CONSUME_NOW, createLimiter, type Limiter, type LimiterOptions } from '../limiter';
 import type { Rule } from '../rules';
 import { MemoryStore } from '../stores/memory';
 import type { Store } from '../stores/types';
@@ -47,9 +47,18 @@ interface Entry {
 
 /** Per-request notes shared by every ratekeeper limiter the request passes through. */
 interface RequestMark {
-  readonly seen: HttpLimiter<never>[];
+  /** The first limiter that counted the request; `others` only exists when there are more. */
+  readonly first: HttpLimiter<never>;
+  others: HttpLimiter<never>[] | undefined;
   policy: string | undefined;
   rate: string | undefined;
+}
+
+/** A value now, or later. */
+export type Step<T> = T | Promise<T>;
+
+interface DecidesNow {
+  [CONSUME_NOW](key: string, cost: number): Decision | Promise<Decision>;
 }
 
 const MARK = Symbol.for('ratekeeper.request');
@@ -60,6 +69,19 @@ const LIMITER_KEYS = ['store', 'prefix', 'onStoreError', 'timeoutMs', 'now', 'on
 const defaultLogger: RateLimitLogger = {
   warn: (message) => process.emitWarning(message, { code: 'RATEKEEPER_TRUST_PROXY' }),
 };
+
+/**
+ * Scans `rawHeaders`, not `headers`: Node builds the `headers` object lazily, and reading it here
+ * would build it for every request of an app that never looks at its headers.
+ */
+function hasForwardedFor(raw: IncomingMessage): boolean {
+  const h = raw.rawHeaders;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i] as string;
+    if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') return true;
+  }
+  return false;
+}
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T> | undefined)?.then === 'function';
@@ -170,7 +192,7 @@ export class HttpLimiter<Req> {
   }
 
   #warnProxy(req: Req, raw: IncomingMessage): void {
-    if (raw.headers['x-forwarded-for'] === undefined) return;
+    if (!hasForwardedFor(raw)) return;
     // Either way the answer will not change for this app: stop looking at the header.
     this.#checkProxy = false;
     if (!this.#adapter.trustsProxy(req))
@@ -181,25 +203,38 @@ export class HttpLimiter<Req> {
   }
 
   /**
-   * Runs the pipeline for one request. Resolves to `undefined` when the request is not counted
-   * (skipped, allow-listed, or already counted by this limiter); rejects when a key/rules/skip
-   * function throws or the store fails in a way the `onStoreError` policy did not handle.
+   * Runs the pipeline for one request. Answers synchronously when nothing on the way is
+   * asynchronous (memory store, plain functions), else with a promise; never throws. `undefined`
+   * means the request is not counted (skipped, allow-listed, or already counted by this limiter).
+   * A promise rejects when a key/rules/skip function throws or the store fails in a way the
+   * `onStoreError` policy did not handle.
    */
-  async handle(req: Req, raw: IncomingMessage, res: ServerResponse): Promise<HttpOutcome | undefined> {
-    const carrier = raw as IncomingMessage & { [MARK]?: RequestMark };
-    let mark = carrier[MARK];
-    if (mark === undefined) {
-      mark = { seen: [this as HttpLimiter<never>], policy: undefined, rate: undefined };
-      carrier[MARK] = mark;
-    } else if (mark.seen.includes(this as HttpLimiter<never>)) return undefined;
-    else mark.seen.push(this as HttpLimiter<never>);
+  handle(req: Req, raw: IncomingMessage, res: ServerResponse): Step<HttpOutcome | undefined> {
+    try {
+      const carrier = raw as IncomingMessage & { [MARK]?: RequestMark };
+      let mark = carrier[MARK];
+      if (mark === undefined) {
+        mark = { first: this as HttpLimiter<never>, others: undefined, policy: undefined, rate: undefined };
+        carrier[MARK] = mark;
+      } else if (mark.first === this || mark.others?.includes(this as HttpLimiter<never>)) return undefined;
+      else (mark.others ??= []).push(this as HttpLimiter<never>);
 
-    if (this.#checkProxy) this.#warnProxy(req, raw);
-    if (this.#skip !== undefined) {
-      let s = this.#skip(req);
-      if (isPromise(s)) s = await s;
-      if (s === true) return undefined;
+      if (this.#checkProxy) this.#warnProxy(req, raw);
+      if (this.#skip !== undefined) {
+        const skipped = this.#skip(req);
+        if (isPromise(skipped)) {
+          const m = mark;
+          return skipped.then((s) => (s === true ? undefined : this.#identify(req, res, m)));
+        }
+        if (skipped === true) return undefined;
+      }
+      return this.#identify(req, res, mark);
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  #identify(req: Req, res: ServerResponse, mark: RequestMark): Step<HttpOutcome | undefined> {
     let ip = '';
     if (this.#needsIp) {
       const rawIp = this.#adapter.ip(req);
@@ -207,18 +242,28 @@ export class HttpLimiter<Req> {
       ip = normalizeIp(rawIp, this.#ipv6Subnet);
     }
     if (this.#allowFn?.(req)) return undefined;
-    let key = this.#key(req, ip, this.#needsRoute ? this.#adapter.route(req) : undefined);
-    if (isPromise(key)) key = await key;
+    const key = this.#key(req, ip, this.#needsRoute ? this.#adapter.route(req) : undefined);
+    if (isPromise(key)) return key.then((k) => this.#rulesFor(req, res, mark, k));
+    return this.#rulesFor(req, res, mark, key);
+  }
+
+  #rulesFor(req: Req, res: ServerResponse, mark: RequestMark, key: unknown): Step<HttpOutcome> {
     if (typeof key !== 'string') throw new ConfigError('key', 'a function returning a string', key);
+    const entry = this.#static;
+    if (entry !== undefined) return this.#consume(req, res, mark, key, entry);
+    const rules = (this.#rulesFn as (req: Req) => readonly Rule[] | Promise<readonly Rule[]>)(req);
+    if (isPromise(rules)) return rules.then((r) => this.#consume(req, res, mark, key, this.#entryFor(r)));
+    return this.#consume(req, res, mark, key, this.#entryFor(rules));
+  }
 
-    let entry = this.#static;
-    if (entry === undefined) {
-      let rules = (this.#rulesFn as (req: Req) => readonly Rule[] | Promise<readonly Rule[]>)(req);
-      if (isPromise(rules)) rules = await rules;
-      entry = this.#entryFor(rules);
-    }
-    const decision = await entry.limiter.consume(key);
+  #consume(req: Req, res: ServerResponse, mark: RequestMark, key: string, entry: Entry): Step<HttpOutcome> {
+    // Every limiter here comes from createLimiter, which can decide without a promise.
+    const decision = (entry.limiter as Limiter & DecidesNow)[CONSUME_NOW](key, 1);
+    if (isPromise(decision)) return decision.then((d) => this.#respond(req, res, mark, key, entry, d));
+    return this.#respond(req, res, mark, key, entry, decision);
+  }
 
+  #respond(req: Req, res: ServerResponse, mark: RequestMark, key: string, entry: Entry, decision: Decision): Step<HttpOutcome> {
     const allowed = decision.allowed;
     const blocked = !allowed && !this.#dryRun;
     let headers: Record<string, string> | undefined;
@@ -243,8 +288,8 @@ export class HttpLimiter<Req> {
     }
     this.#onLimited?.(req, decision);
     if (!blocked) return { decision, headers, blocked: false, statusCode: this.#statusCode, body: undefined };
-    let body = typeof this.#message === 'function' ? this.#message(req, decision) : this.#message;
-    if (isPromise(body)) body = await body;
+    const body = typeof this.#message === 'function' ? this.#message(req, decision) : this.#message;
+    if (isPromise(body)) return body.then((b) => ({ decision, headers, blocked: true, statusCode: this.#statusCode, body: b }));
     return { decision, headers, blocked: true, statusCode: this.#statusCode, body };
   }
 
@@ -254,7 +299,12 @@ export class HttpLimiter<Req> {
    */
   #refundOnRejected(res: ServerResponse, limiter: Limiter, key: string, at: number): void {
     const count = this.#count;
-    res.once('close', () => {
+    // `on` plus a flag, not `once` (which allocates a wrapper per request): refunded at most once
+    // even if a response emitted 'close' twice.
+    let settled = false;
+    res.on('close', () => {
+      if (settled) return;
+      settled = true;
       const status = res.statusCode;
       let counts: boolean;
       try {

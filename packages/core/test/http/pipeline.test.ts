@@ -24,7 +24,7 @@ const adapter: HttpAdapter<FakeReq> = {
 
 function req(ip = '192.0.2.1', extra: Partial<FakeReq> = {}): { req: FakeReq; raw: IncomingMessage; res: ServerResponse & EventEmitter } {
   const res = Object.assign(new EventEmitter(), { statusCode: 200 }) as unknown as ServerResponse & EventEmitter;
-  return { req: { ip, headers: {}, ...extra }, raw: { headers: {} } as IncomingMessage, res };
+  return { req: { ip, headers: {}, ...extra }, raw: { headers: {}, rawHeaders: [] } as unknown as IncomingMessage, res };
 }
 
 function configError(fn: () => unknown): Error {
