@@ -34,7 +34,7 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 }
 
 describe('every key has a TTL', () => {
-  it.each(['server', 'client'] as const)(
+  it.each(['server', 'server-script', 'client'] as const)(
     'after every operation of a random run (%s clock), SCAN finds no key without a TTL',
     async (clock) => {
       const prefix = uniquePrefix(`ttl-${clock}`);

@@ -6,7 +6,8 @@ import type { BoundStore, RawResult, Store } from '../types';
 import { BlockedCache } from './blocked-cache';
 import { isNoScript, isRedisClient, type RedisClient, replaySafeConnection, whenReady } from './client';
 import { escapeGlob, hashTag } from './keys';
-import { buildScript, type Operation } from './scripts/driver';
+import { buildScript, type Operation, type ScriptClock } from './scripts/driver';
+import { SYNCED_CLOCK_SLACK_MS, SyncedClock } from './synced-clock';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -21,12 +22,17 @@ export interface RedisStoreOptions {
   /** Prepended to every key, before the limiter's own `prefix`. Must not contain `{` or `}`. @default '' */
   prefix?: string;
   /**
-   * `'server'`: the script reads Redis `TIME`, so every app server agrees whatever its clock.
-   * `'client'`: the limiter's `now` is used (deterministic tests; app clocks must agree), and every
-   * TTL is padded by a minute so Redis never expires state the client clock still needs.
+   * Where decision time comes from.
+   * - `'server'`: Redis time, estimated locally from a `TIME` read every few seconds (its error is
+   *   at most half that read's round trip plus drift since; see docs/redis.md), so every app server
+   *   agrees whatever its own clock, at no extra command per decision. Until the first read has
+   *   answered (or when the last one failed or is too old) the script reads `TIME` itself.
+   * - `'server-script'`: every script reads Redis `TIME` (exact, one more Redis command per decision).
+   * - `'client'`: the limiter's `now` (deterministic tests; app clocks must agree); every TTL is
+   *   padded by a minute so Redis never expires state the client clock still needs.
    * @default 'server'
    */
-  clock?: 'server' | 'client';
+  clock?: RedisClock;
   /**
    * How long a call waits for a usable connection before failing without sending anything (the
    * reply itself is bounded by the limiter's `timeoutMs`).
@@ -42,10 +48,16 @@ export interface RedisStoreOptions {
   blockedCache?: boolean | { maxKeys: number };
 }
 
-const OPTION_KEYS = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache']);
+/** Values of {@link RedisStoreOptions.clock}. */
+export type RedisClock = 'server' | 'server-script' | 'client';
 
-/** Client-clock TTL padding: covers drift between app clocks (or a test's fake clock) and Redis's clock. */
-const CLIENT_CLOCK_SLACK_MS = 60_000;
+const CLOCKS: readonly RedisClock[] = ['server', 'server-script', 'client'];
+const SCRIPT_CLOCK: Record<RedisClock, ScriptClock> = { server: 'argv-or-time', 'server-script': 'time', client: 'argv' };
+// TTL padding per clock: none when the script reads TIME; the synced clock's bound error (see
+// synced-clock.ts); the client clock covers skew between app clocks (or a test's fake clock) and Redis.
+const SLACK: Record<RedisClock, number> = { server: SYNCED_CLOCK_SLACK_MS, 'server-script': 0, client: 60_000 };
+
+const OPTION_KEYS = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache']);
 
 /**
  * Redis (standalone or Cluster) store: every decision is one `EVALSHA` of a Lua script that
@@ -65,10 +77,13 @@ export class RedisStore implements Store {
   /** The connection the store sends on: the given client, or its replay-safe duplicate. */
   readonly client: RedisClient;
   readonly #owned: boolean;
+  #closed = false;
   /** The store's key prefix. */
   readonly prefix: string;
   /** Where time comes from. */
-  readonly clock: 'server' | 'client';
+  readonly clock: RedisClock;
+  /** The synced server clock (`clock: 'server'`). @internal */
+  readonly syncedClock: SyncedClock | undefined;
   /** How long a call waits for a usable connection. */
   readonly timeoutMs: number;
   readonly #cacheKeys: number;
@@ -83,7 +98,7 @@ export class RedisStore implements Store {
     if (typeof prefix !== 'string' || /[{}]/.test(prefix))
       throw new ConfigError('prefix', 'a string without "{" or "}" (braces would change the Cluster hash tag)', prefix);
     const clock = options.clock ?? 'server';
-    if (clock !== 'server' && clock !== 'client') throw new ConfigError('clock', "'server' or 'client'", clock);
+    if (!CLOCKS.includes(clock)) throw new ConfigError('clock', "'server', 'server-script' or 'client'", clock);
     const timeoutMs = options.timeoutMs ?? 250;
     if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
       throw new ConfigError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
@@ -101,12 +116,18 @@ export class RedisStore implements Store {
     this.#owned = owned;
     this.prefix = prefix;
     this.clock = clock;
+    this.syncedClock = clock === 'server' ? SyncedClock.acquire(connection) : undefined;
     this.timeoutMs = timeoutMs;
     this.#cacheKeys = cacheKeys;
   }
 
-  /** Closes the duplicate connection the store opened, if any (your own client is never closed). */
+  /**
+   * Stops the server-clock sync and closes the duplicate connection the store opened, if any (your
+   * own client is never closed).
+   */
   async close(): Promise<void> {
+    if (!this.#closed) this.syncedClock?.release();
+    this.#closed = true;
     const connection = this.client;
     if (!this.#owned || connection.status === 'end') return;
     // QUIT only on a ready connection: a connecting Cluster would hold it until it is ready.
@@ -135,6 +156,7 @@ class BoundRedisStore implements BoundStore {
   readonly #client: RedisClient;
   readonly #timeoutMs: number;
   readonly #clientClock: boolean;
+  readonly #synced: SyncedClock | undefined;
   readonly #heads: readonly string[];
   readonly #patterns: readonly string[];
   readonly #scripts: Record<Operation, Script>;
@@ -144,11 +166,11 @@ class BoundRedisStore implements BoundStore {
     this.#client = store.client;
     this.#timeoutMs = store.timeoutMs;
     this.#clientClock = store.clock === 'client';
+    this.#synced = store.syncedClock;
     this.#heads = rules.map((r) => `${prefix}${r.id}:{`);
     this.#patterns = rules.map((r) => `${escapeGlob(`${prefix}${r.id}`)}:{*`);
-    const slack = this.#clientClock ? CLIENT_CLOCK_SLACK_MS : 0;
     const script = (op: Operation): Script => {
-      const src = buildScript(op, rules, store.clock, slack);
+      const src = buildScript(op, rules, SCRIPT_CLOCK[store.clock], SLACK[store.clock]);
       return { src, sha: createHash('sha1').update(src).digest('hex') };
     };
     this.#scripts = { consume: script('consume'), peek: script('peek'), refund: script('refund'), reset: script('reset') };
@@ -216,8 +238,12 @@ class BoundRedisStore implements BoundStore {
     const heads = this.#heads;
     const args: (string | number)[] = [this.#scripts[op].sha, heads.length];
     for (let i = 0; i < heads.length; i++) args.push(`${heads[i]}${tag}}`);
-    if (op === 'consume' || op === 'peek') args.push(this.#clientClock ? now : 0, cost);
-    else if (op === 'refund') args.push(this.#clientClock ? now : 0, cost, chargedAt);
+    if (op !== 'reset') {
+      // Synced clock: its estimate, or -1 so the script reads TIME while there is none.
+      const t = this.#clientClock ? now : this.#synced === undefined ? 0 : (this.#synced.now() ?? -1);
+      if (op === 'refund') args.push(t, cost, chargedAt);
+      else args.push(t, cost);
+    }
     const ready = whenReady(this.#client, op, this.#timeoutMs);
     if (ready === undefined) return this.#send(op, args);
     return ready.then(() => this.#send(op, args));

@@ -97,12 +97,21 @@ return 0
 `;
 
 /**
+ * Where a script's `now` comes from: `'time'` reads Redis `TIME` in the script; `'argv'` takes
+ * `ARGV[1]`; `'argv-or-time'` takes `ARGV[1]` unless it is negative (the caller has no synced
+ * estimate yet), then reads `TIME`.
+ */
+export type ScriptClock = 'time' | 'argv' | 'argv-or-time';
+
+const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)`;
+
+/**
  * Builds the Lua source of one operation for one limiter's rules. Rule parameters are baked in as
  * constants (a request carries only keys, time and cost); only the twins the rules use are included.
- * `clock: 'server'` reads `TIME` in the script; `'client'` takes `now` from `ARGV[1]` and pads every
- * TTL by `slackMs` so a key never expires (on Redis's clock) while the client's clock still needs it.
+ * Every TTL is padded by `slackMs` so a key never expires (on Redis's clock) while the clock that
+ * computed it still needs it.
  */
-export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock: 'server' | 'client', slackMs: number): string {
+export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock: ScriptClock, slackMs: number): string {
   if (op === 'reset') return RESET;
   const used = [...new Set(rules.map((r) => r.algorithm))];
   const twins = used.map((a) => TWINS[a].lua).join('');
@@ -114,9 +123,11 @@ export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock
     })
     .join(',\n  ');
   const now =
-    clock === 'server'
-      ? `local tm = redis.call('TIME')\nlocal now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)`
-      : 'local now = tonumber(ARGV[1])';
+    clock === 'time'
+      ? `local now\ndo\n  ${READ_TIME}\nend`
+      : clock === 'argv'
+        ? 'local now = tonumber(ARGV[1])'
+        : `local now = tonumber(ARGV[1])\nif now < 0 then\n  ${READ_TIME}\nend`;
   const body = op === 'consume' ? CONSUME : op === 'peek' ? PEEK : REFUND;
-  return `${PRELUDE}local SLACK = ${clock === 'client' ? slackMs : 0}\n${twins}\nlocal R = {\n  ${table}\n}\n${now}\n${body}`;
+  return `${PRELUDE}local SLACK = ${slackMs}\n${twins}\nlocal R = {\n  ${table}\n}\n${now}\n${body}`;
 }
