@@ -1,6 +1,6 @@
 export type { Decision, RuleDecision } from './decision';
 export { type Duration, parseDuration } from './duration';
-export { ConfigError, isConfigError } from './errors/config-error';
+export { ConfigError, isConfigError, rejectUnknownOptions } from './errors/config-error';
 export { isRateLimitError, RateLimitError } from './errors/rate-limit-error';
 export { isRatekeeperError, RatekeeperError, type RatekeeperErrorCode } from './errors/ratekeeper-error';
 export { isStoreError, StoreError } from './errors/store-error';

@@ -9,6 +9,7 @@ import {
   MemoryStore,
   mergeRateLimitOptions,
   type RateLimitOptions,
+  rejectUnknownOptions,
 } from '@ratekeeper/core';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
@@ -79,7 +80,10 @@ function hookFor(limiter: HttpLimiter<FastifyRequest>, only404: boolean): Hook {
 }
 
 function apply(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, out: HttpOutcome | undefined): void {
-  if (out === undefined) return done();
+  if (out === undefined) {
+    done();
+    return;
+  }
   request.rateLimit = out.decision;
   if (out.headers !== undefined) reply.headers(out.headers);
   if (out.blocked && out.body !== undefined) {
@@ -110,7 +114,7 @@ function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done
 function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void {
   const { hook: hookOption, global: globalOption, ...shared } = options;
   // Checked here too: with `global: false` no app limiter is built to reject a misspelt option.
-  for (const k of Object.keys(shared)) if (!HTTP_OPTION_KEYS.has(k)) throw new ConfigError(k, 'a known rate-limit option', k);
+  rejectUnknownOptions(shared, HTTP_OPTION_KEYS);
   const hook = resolveHook(hookOption, 'hook');
   if (globalOption !== undefined && typeof globalOption !== 'boolean') throw new ConfigError('global', 'a boolean', globalOption);
   // One store for the app limiter and every route limiter unless the options name one.

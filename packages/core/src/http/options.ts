@@ -1,6 +1,6 @@
 import type { Decision } from '../decision';
 import type { Duration } from '../duration';
-import { ConfigError, describe } from '../errors/config-error';
+import { ConfigError, describe, rejectUnknownOptions } from '../errors/config-error';
 import type { StoreError } from '../errors/store-error';
 import type { StoreErrorPolicy } from '../limiter';
 import type { Algorithm, Rule } from '../rules';
@@ -108,9 +108,7 @@ export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
 
 /** @internal Rejects unknown option names (typos would otherwise silently do nothing). */
 export function checkOptionNames(options: object, extra: ReadonlySet<string> = new Set()): void {
-  for (const k of Object.keys(options)) {
-    if (!HTTP_OPTION_KEYS.has(k) && !extra.has(k)) throw new ConfigError(k, 'a known rate-limit option', `unknown option ${describe(k)}`);
-  }
+  rejectUnknownOptions(options, extra.size === 0 ? HTTP_OPTION_KEYS : new Set([...HTTP_OPTION_KEYS, ...extra]));
 }
 
 /** @internal */

@@ -217,7 +217,8 @@ export class HttpLimiter<Req> {
         mark = { first: this as HttpLimiter<never>, others: undefined, policy: undefined, rate: undefined };
         carrier[MARK] = mark;
       } else if (mark.first === this || mark.others?.includes(this as HttpLimiter<never>)) return undefined;
-      else (mark.others ??= []).push(this as HttpLimiter<never>);
+      else if (mark.others === undefined) mark.others = [this as HttpLimiter<never>];
+      else mark.others.push(this as HttpLimiter<never>);
 
       if (this.#checkProxy) this.#warnProxy(req, raw);
       if (this.#skip !== undefined) {

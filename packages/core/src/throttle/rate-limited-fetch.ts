@@ -1,5 +1,5 @@
 import type { Decision, RuleDecision } from '../decision';
-import { ConfigError } from '../errors/config-error';
+import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import { isRateLimitError } from '../errors/rate-limit-error';
 import { createLimiter, type Limiter } from '../limiter';
 import type { ResolvedRule, Rule } from '../rules';
@@ -54,8 +54,7 @@ const OPTION_KEYS = new Set(['perHost', 'fetch', 'store', 'prefix', 'maxWaitMs',
  */
 export function rateLimitedFetch(options: RateLimitedFetchOptions): RateLimitedFetch {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
-  for (const k of Object.keys(options))
-    if (!OPTION_KEYS.has(k)) throw new ConfigError(k, 'a rateLimitedFetch option', `unknown option ${JSON.stringify(k)}`);
+  for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) rejectUnknownOptions({ [k]: true }, OPTION_KEYS);
   const { perHost, store, prefix = 'rk:fetch:', maxWaitMs, retries = 0, defaultPauseMs = 1000, now, onWait } = options;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== 'function') throw new ConfigError('fetch', 'a fetch function', fetchImpl);
