@@ -43,7 +43,10 @@ export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
 }
 
 function apply(req: Request, res: Response, next: NextFunction, out: HttpOutcome | undefined): void {
-  if (out === undefined) return next();
+  if (out === undefined) {
+    next();
+    return;
+  }
   req.rateLimit = out.decision;
   const headers = out.headers;
   if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string);

@@ -1,6 +1,6 @@
 import type { Decision } from '../decision';
 import type { Duration } from '../duration';
-import { ConfigError, describe, rejectUnknownOptions } from '../errors/config-error';
+import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import type { StoreError } from '../errors/store-error';
 import type { StoreErrorPolicy } from '../limiter';
 import type { Algorithm, Rule } from '../rules';
