@@ -70,6 +70,33 @@ describe('every key has a TTL', () => {
   );
 });
 
+describe('old windows are dropped', () => {
+  it.each([
+    ['fixed-window', 1],
+    ['sliding-window', 2],
+  ] as const)('%s: a new window keeps at most %i window counter(s) in the hash', async (algorithm, fields) => {
+    const prefix = uniquePrefix(`old-${algorithm}`);
+    let t = 1_700_000_000_000;
+    const limiter = createLimiter({
+      timeoutMs: 30_000,
+      limit: 5,
+      window: 1000,
+      algorithm,
+      store: new RedisStore({ client: redis, clock: 'client' }),
+      prefix,
+      now: () => t,
+    });
+    for (let w = 0; w < 4; w++) {
+      await limiter.consume('k');
+      await limiter.consume('k');
+      t += 1000;
+    }
+    const keys = await keysOf(redis, prefix);
+    expect(keys).toHaveLength(1);
+    expect(await redis.hlen(keys[0]?.key as string)).toBe(fields);
+  });
+});
+
 describe('refunds never create keys', () => {
   it.each(ALGORITHMS)('%s: a refund after the window expired leaves no key', async (algorithm) => {
     const prefix = uniquePrefix(`refund-expired-${algorithm}`);
