@@ -21,7 +21,17 @@ beforeAll(async () => {
   admin = client();
 });
 afterAll(async () => {
+  // Let every socket close (bounded: cleanup, not an assertion): ioredis otherwise leaves a ref'd
+  // destroy timer running past the suite.
+  const closed = clients.map((c) =>
+    c.status === 'end' || c.status === 'wait'
+      ? undefined
+      : new Promise<void>((resolve) => {
+          c.once('end', () => resolve());
+        }),
+  );
   for (const c of clients) c.disconnect();
+  await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 2500).unref())]);
   await server.stop();
 });
 

@@ -161,6 +161,8 @@ describe('SyncedClock', () => {
     client.disconnect();
     await ended;
     expect(clock.running).toBe(false);
+    expect(clock.now()).toBeUndefined(); // no restart on an ended client
+    expect(clock.running).toBe(false);
     clock.close();
   });
 

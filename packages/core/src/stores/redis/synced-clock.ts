@@ -59,7 +59,10 @@ export class SyncedClock {
     this.#sample = undefined;
     if (this.#timer !== undefined) void this.sync();
   };
-  readonly #onEnd = (): void => this.#stopTimer();
+  readonly #onEnd = (): void => {
+    this.#sample = undefined;
+    this.#stopTimer();
+  };
 
   constructor(client: RedisClient, monotonic: () => number = () => performance.now(), origin = performance.timeOrigin) {
     this.#client = client;
@@ -89,7 +92,7 @@ export class SyncedClock {
 
   /** Estimated Redis time in integer epoch ms, or undefined when no fresh sample exists (starts a sync). */
   now(): number | undefined {
-    if (this.#timer === undefined && !this.#closed) this.#startTimer();
+    if (this.#timer === undefined && !this.#closed && this.#client.status !== 'end') this.#startTimer();
     const s = this.#sample;
     if (s !== undefined) {
       const t = this.#monotonic();
