@@ -19,7 +19,7 @@ export interface RuleDecision {
  * denying rule with the longest wait; when allowed, the rule with the least remaining.
  */
 export interface Decision extends RuleDecision {
-  /** Every rule's view, in the limiter's rule order. */
+  /** Every rule's view, in the limiter's rule order (with one rule: the decision itself). */
   readonly rules: readonly RuleDecision[];
   /** The store's time of the decision (epoch ms); pass it to `refund` to refund the right window. */
   readonly at: number;
@@ -34,14 +34,7 @@ export function decide(rules: readonly ResolvedRule[], raw: ArrayLike<number>): 
   const n = rules.length;
   if (n === 1) {
     const retry = raw[4] as number;
-    return new SingleDecision(
-      rules[0] as ResolvedRule,
-      raw[1] === 1,
-      raw[2] as number,
-      raw[3] as number,
-      retry < 0 ? NEVER : retry,
-      raw[0] as number,
-    );
+    return single(rules[0] as ResolvedRule, raw[1] === 1, raw[2] as number, raw[3] as number, retry < 0 ? NEVER : retry, raw[0] as number);
   }
   const list: RuleDecision[] = new Array(n);
   let allowed = true;
@@ -93,52 +86,29 @@ export function policyDecision(rules: readonly ResolvedRule[], allowed: boolean,
   return { ...b, rules: list, at, error };
 }
 
-// Built on first access only; a WeakMap keeps the hot constructor to six plain fields.
-const lazyRules = new WeakMap<SingleDecision, readonly RuleDecision[]>();
+/**
+ * One rule: a plain object literal, whose only per-rule view is the decision itself. A literal
+ * (prototype Object.prototype) lets V8 skip the generic `then` lookup when a promise is resolved
+ * with it, which a class instance would cost on every decision; `toJSON` drops the cycle.
+ */
+function single(rule: ResolvedRule, allowed: boolean, remaining: number, resetMs: number, retryAfterMs: number, at: number): Decision {
+  const d = { allowed, limit: rule.limit, remaining, resetMs, retryAfterMs, rule, rules: NO_RULES, at, toJSON: singleToJSON };
+  d.rules = [d];
+  return d;
+}
 
-// One rule: the per-rule view is the decision itself, built only when asked for.
-class SingleDecision implements Decision {
-  readonly limit: number;
+const NO_RULES: readonly RuleDecision[] = [];
 
-  constructor(
-    readonly rule: ResolvedRule,
-    readonly allowed: boolean,
-    readonly remaining: number,
-    readonly resetMs: number,
-    readonly retryAfterMs: number,
-    readonly at: number,
-  ) {
-    this.limit = rule.limit;
-  }
-
-  get rules(): readonly RuleDecision[] {
-    let rules = lazyRules.get(this);
-    if (rules === undefined) {
-      rules = [
-        {
-          rule: this.rule,
-          allowed: this.allowed,
-          limit: this.limit,
-          remaining: this.remaining,
-          resetMs: this.resetMs,
-          retryAfterMs: this.retryAfterMs,
-        },
-      ];
-      lazyRules.set(this, rules);
-    }
-    return rules;
-  }
-
-  toJSON(): object {
-    return {
-      allowed: this.allowed,
-      limit: this.limit,
-      remaining: this.remaining,
-      resetMs: this.resetMs,
-      retryAfterMs: this.retryAfterMs,
-      rule: this.rule,
-      rules: this.rules,
-      at: this.at,
-    };
-  }
+function singleToJSON(this: Decision): object {
+  const { allowed, limit, remaining, resetMs, retryAfterMs, rule, at } = this;
+  return {
+    allowed,
+    limit,
+    remaining,
+    resetMs,
+    retryAfterMs,
+    rule,
+    rules: [{ rule, allowed, limit, remaining, resetMs, retryAfterMs }],
+    at,
+  };
 }

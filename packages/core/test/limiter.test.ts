@@ -223,9 +223,12 @@ describe('Decision', () => {
     expect(d).toMatchObject({ allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0, at: T0 + 250 });
     expect(d.error).toBeUndefined();
     expect(d.rule).toBe(limiter.rules[0]);
-    expect(d.rules).toEqual([{ rule: limiter.rules[0], allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0 }]);
+    expect(d.rules).toHaveLength(1);
+    expect(d.rules[0]).toMatchObject({ rule: limiter.rules[0], allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0 });
+    // Serialisable although a one-rule decision is its own per-rule view.
     const json = JSON.parse(JSON.stringify(d)) as Record<string, unknown>;
     expect(json).toMatchObject({ allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0, at: T0 + 250 });
+    expect(json.rules).toEqual([{ rule: { ...limiter.rules[0] }, allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0 }]);
     await limiter.consume('k');
     t += 100;
     const denied = await limiter.consume('k');

@@ -1,10 +1,7 @@
 import type { Decision } from '../decision';
-import type { Duration } from '../duration';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
-import type { StoreError } from '../errors/store-error';
-import type { StoreErrorPolicy } from '../limiter';
-import type { Algorithm, Rule } from '../rules';
-import type { Store } from '../stores/types';
+import type { LimiterOptions } from '../limiter';
+import type { Rule } from '../rules';
 import type { HeaderFormat } from './headers';
 
 /** A building block of a rate-limit key. */
@@ -20,19 +17,7 @@ export interface RateLimitLogger {
  * the same names in all three. Validated once, when the middleware is created.
  * @typeParam Req - the framework's request (Express `Request`, Fastify `FastifyRequest`, Koa `Context`).
  */
-export interface RateLimitOptions<Req = unknown> {
-  /** Shorthand for one rule: requests per window. */
-  limit?: number;
-  /** Shorthand for one rule: the window, `'15m'` or milliseconds. */
-  window?: Duration;
-  /** Shorthand for one rule. @default 'sliding-window' */
-  algorithm?: Algorithm;
-  /** Shorthand for one rule: bucket capacity for token-bucket/gcra. @default limit */
-  burst?: number;
-  /** Shorthand for one rule: once denied, deny the key for this long. */
-  blockFor?: Duration;
-  /** Shorthand for one rule: the policy name in headers. @default e.g. `100-in-1min` */
-  name?: string;
+export interface RateLimitOptions<Req = unknown> extends Pick<LimiterOptions, (typeof SHARED_LIMITER_OPTIONS)[number]> {
   /**
    * Several rules checked all-or-nothing, or a function choosing them per request (tiered plans).
    * One limiter is built per distinct rule set and reused, so return the same array objects.
@@ -47,18 +32,6 @@ export interface RateLimitOptions<Req = unknown> {
   user?: (req: Req) => string | undefined;
   /** IPv6 clients share a bucket per prefix of this length; `false`: per address. @default 56 */
   ipv6Subnet?: number | false;
-  /** Where counters live. @default one new MemoryStore per middleware */
-  store?: Store;
-  /** Prepended to every storage key. @default 'rk:' */
-  prefix?: string;
-  /** When the store fails: `'allow'`, `'deny'` or a fallback store. @default 'allow' */
-  onStoreError?: StoreErrorPolicy;
-  /** A store call slower than this counts as failed. @default 250 */
-  timeoutMs?: number;
-  /** Called with every store failure. @default a process warning once per outage */
-  onError?: (error: StoreError) => void;
-  /** Current time in epoch ms (tests inject a manual clock). @default monotonic epoch clock */
-  now?: () => number;
   /** Header families to send, or `false` for none (then no `Retry-After` either). @default ['legacy', 'draft-8'] */
   headers?: HeaderFormat | readonly HeaderFormat[] | false;
   /** Requests for which this returns true are not counted and get no headers. */
@@ -82,19 +55,19 @@ export interface RateLimitOptions<Req = unknown> {
 /** Rule shorthand fields, passed to the core limiter. */
 export const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const;
 
+/** Store and failure options, passed to the core limiter as they are. */
+export const STORE_OPTIONS = ['store', 'prefix', 'onStoreError', 'timeoutMs', 'retryStoreAfterMs', 'now', 'onError', 'onRecover'] as const;
+
+/** Options shared with `createLimiter` (same names, same meaning, same defaults; `store` defaults to one MemoryStore per middleware). */
+const SHARED_LIMITER_OPTIONS = [...RULE_FIELDS, ...STORE_OPTIONS] as const;
+
 /** Every option name shared by the three adapters. */
 export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
-  ...RULE_FIELDS,
+  ...SHARED_LIMITER_OPTIONS,
   'rules',
   'key',
   'user',
   'ipv6Subnet',
-  'store',
-  'prefix',
-  'onStoreError',
-  'timeoutMs',
-  'onError',
-  'now',
   'headers',
   'skip',
   'allowList',

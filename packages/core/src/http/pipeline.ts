@@ -9,7 +9,7 @@ import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode }
 import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, writeHeaders } from './headers';
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
 import { compileKey, type KeyBuilder, keyNeedsIp, keyNeedsRoute } from './keys';
-import { checkOptionNames, optionalFunction, type RateLimitLogger, type RateLimitOptions, RULE_FIELDS } from './options';
+import { checkOptionNames, optionalFunction, type RateLimitLogger, type RateLimitOptions, RULE_FIELDS, STORE_OPTIONS } from './options';
 
 /**
  * What an adapter tells the pipeline about its framework. Each method is one property read: the
@@ -64,7 +64,6 @@ interface DecidesNow {
 const MARK = Symbol.for('ratekeeper.request');
 /** Bounds the cache of rule sets built per request: a runaway `rules` function must not leak limiters. */
 const MAX_RULE_SETS = 1000;
-const LIMITER_KEYS = ['store', 'prefix', 'onStoreError', 'timeoutMs', 'now', 'onError'] as const;
 
 const defaultLogger: RateLimitLogger = {
   warn: (message) => process.emitWarning(message, { code: 'RATEKEEPER_TRUST_PROXY' }),
@@ -123,7 +122,7 @@ export class HttpLimiter<Req> {
     this.#adapter = adapter;
     const store = options.store ?? new MemoryStore();
     const base: Record<string, unknown> = { store };
-    for (const k of LIMITER_KEYS) if (o[k] !== undefined && k !== 'store') base[k] = o[k];
+    for (const k of STORE_OPTIONS) if (o[k] !== undefined && k !== 'store') base[k] = o[k];
     this.#limiterOptions = base as Omit<LimiterOptions, 'rules'>;
 
     const rules = options.rules;
