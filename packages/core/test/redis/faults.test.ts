@@ -2,7 +2,7 @@ import { createLimiter, type StoreError } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import type { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../../../../scripts/redis-server';
-import { newRedis, uniquePrefix } from './helpers';
+import { newRedis, pause, pollUntil, uniquePrefix } from './helpers';
 
 // Faults run against a dedicated redis-server (killed, paused, flushed) so other suites never see them.
 
@@ -31,17 +31,9 @@ afterAll(async () => {
         }),
   );
   for (const c of clients) c.disconnect();
-  await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 2500).unref())]);
+  await Promise.race([Promise.all(closed), pause(2500)]);
   await server.stop();
 });
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function commandCalls(name: string): Promise<number> {
   const info = await admin.info('commandstats');
@@ -119,14 +111,14 @@ describe('RedisStore faults', () => {
     await server.stop();
     const answered = await Promise.all(inFlight);
     expect(answered).toHaveLength(50);
-    await until(() => c.status !== 'ready', 'the client to notice');
+    await pollUntil(() => c.status !== 'ready', 'the client to notice', 20);
     const down = await limiter.consume('k');
     expect(down.allowed).toBe(true); // answered by the fallback MemoryStore
     expect(errors.length).toBeGreaterThan(0);
     expect(recovered).toBe(0);
     server = await startRedis({ port });
-    await until(() => c.status === 'ready', 'the client to reconnect');
-    await until(async () => (await limiter.consume('k')).error === undefined, 'the limiter to use Redis again');
+    await pollUntil(() => c.status === 'ready', 'the client to reconnect', 20);
+    await pollUntil(async () => (await limiter.consume('k')).error === undefined, 'the limiter to use Redis again', 20);
     expect(recovered).toBe(1);
     // The restarted server holds the state again.
     expect((await limiter.peek('k')).error).toBeUndefined();

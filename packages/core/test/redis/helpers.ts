@@ -34,3 +34,21 @@ export function uniquePrefix(name: string): string {
   seq++;
   return `t:${process.pid}:${Math.floor(Math.random() * 1e9).toString(36)}:${name}:${seq}:`;
 }
+
+/**
+ * Polls `check` until it holds, for conditions outside the test's control (a restarted server
+ * accepting connections, Redis expiring a key on its own clock). Polling, not a timed assertion:
+ * a slow machine only makes it take longer, up to `attempts × intervalMs`.
+ */
+export async function pollUntil(check: () => boolean | Promise<boolean>, what: string, intervalMs = 10, attempts = 500): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return;
+    await pause(intervalMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Resolves after `ms` without keeping the process alive. */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,7 +1,7 @@
 import { type Algorithm, createLimiter, isConfigError, type Limiter } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import { Cluster, Redis } from 'ioredis';
-import { clusterPorts, newCluster, newRedis, redisPort, uniquePrefix } from './helpers';
+import { clusterPorts, newCluster, newRedis, pollUntil, redisPort, uniquePrefix } from './helpers';
 
 const redis = newRedis();
 const cluster = newCluster();
@@ -23,14 +23,6 @@ async function keysOf(client: Redis | Cluster, prefix: string): Promise<{ key: s
     } while (cursor !== '0');
   }
   return out;
-}
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('every key has a TTL', () => {
@@ -112,7 +104,7 @@ describe('refunds never create keys', () => {
     expect(d.allowed).toBe(true);
     expect((await keysOf(redis, prefix)).length).toBeGreaterThan(0);
     // Wait (by polling) for Redis to expire the state on its own clock.
-    await until(async () => (await keysOf(redis, prefix)).length === 0, 'the key to expire');
+    await pollUntil(async () => (await keysOf(redis, prefix)).length === 0, 'the key to expire');
     await limiter.refund('k', 1, { at: d.at });
     await limiter.refund('k', 5);
     expect(await keysOf(redis, prefix)).toEqual([]);

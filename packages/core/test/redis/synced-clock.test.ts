@@ -2,7 +2,7 @@ import { createLimiter } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import type { Cluster, Redis } from 'ioredis';
 import { MAX_SAMPLE_RTT_MS, STALE_AFTER_MS, SyncedClock } from '../../src/stores/redis/synced-clock';
-import { newCluster, newRedis, uniquePrefix } from './helpers';
+import { newCluster, newRedis, pause, uniquePrefix } from './helpers';
 
 // The default server clock: Redis TIME read in the background, decisions pass its estimate as `now`.
 // Real Redis; where time matters beyond one round trip the local monotonic clock is injected.
@@ -35,7 +35,7 @@ async function synced(clock: SyncedClock): Promise<NonNullable<SyncedClock['samp
   for (let i = 0; i < 50 && clock.sample === undefined; i++) {
     await clock.sync();
     // A Cluster node still connecting (or a discarded slow sample): try again shortly.
-    if (clock.sample === undefined) await new Promise((r) => setTimeout(r, 10));
+    if (clock.sample === undefined) await pause(10);
   }
   const sample = clock.sample;
   if (sample === undefined) throw new Error('no accepted TIME sample in 50 attempts');
