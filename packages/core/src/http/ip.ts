@@ -26,7 +26,7 @@ export function normalizeIp(ip: string | undefined, subnet: number | false = 56)
   if (addr.kind() === 'ipv4') return addr.toString();
   const v6 = addr as ipaddr.IPv6;
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
-  if (subnet === false || subnet === 128) return new ipaddr.IPv6(v6.parts).toString();
+  if (subnet === false || subnet === 128) return text(v6);
   return `${maskIpv6(v6.parts, subnet).toString()}/${subnet}`;
 }
 
@@ -49,11 +49,15 @@ export function resolveIpv6Subnet(value: unknown): number | false {
   return value;
 }
 
+/** Canonical text of an address: IPv6 compressed and without a zone id. */
+function text(addr: ipaddr.IPv4 | ipaddr.IPv6): string {
+  return addr.kind() === 'ipv6' ? new ipaddr.IPv6((addr as ipaddr.IPv6).parts).toString() : addr.toString();
+}
+
 /** Canonical form of one address for exact allow-list matching (mapped IPv4 unmapped, IPv6 compressed). */
 function canonical(ip: string): string | undefined {
   try {
-    const addr = ipaddr.process(ip);
-    return addr.kind() === 'ipv6' ? new ipaddr.IPv6((addr as ipaddr.IPv6).parts).toString() : addr.toString();
+    return text(ipaddr.process(ip));
   } catch {
     return undefined;
   }
@@ -90,8 +94,7 @@ export function compileAllowList(list: readonly unknown[], option = 'allowList')
     } catch {
       return false;
     }
-    if (exact.size > 0 && exact.has(addr.kind() === 'ipv6' ? new ipaddr.IPv6((addr as ipaddr.IPv6).parts).toString() : addr.toString()))
-      return true;
+    if (exact.size > 0 && exact.has(text(addr))) return true;
     for (const range of ranges) if (addr.kind() === range[0].kind() && addr.match(range)) return true;
     return false;
   };

@@ -21,6 +21,11 @@ const TWINS = {
 const PRELUDE = `
 local INF = -1
 local function fmt(x) return string.format('%d', x) end
+-- Both window twins count in a hash field per window and increment optimistically: a refusal by
+-- another rule takes the increment back (drops the field it created).
+local function hash_undo(k, cost, r, s)
+  if s.new then redis.call('HDEL', k, s.f) else redis.call('HINCRBY', k, s.f, -cost) end
+end
 `;
 
 // Mirrors BoundMemoryStore.consume: evaluate every rule, then commit all or (blockFor) block the
@@ -118,7 +123,7 @@ export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock
   const table = rules
     .map((r) => {
       const p = TWINS[r.algorithm].prefix;
-      const undo = TWINS[r.algorithm].undo ? `, un = ${p}_undo` : '';
+      const undo = TWINS[r.algorithm].undo ? ', un = hash_undo' : '';
       return `{l = ${r.limit}, w = ${r.windowMs}, b = ${r.burst}, bf = ${r.blockForMs}, ev = ${p}_eval, cm = ${p}_commit, rf = ${p}_refund${undo}}`;
     })
     .join(',\n  ');

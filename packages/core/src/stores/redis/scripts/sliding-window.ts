@@ -54,9 +54,6 @@ local function sw_commit(k, now, cost, r, s)
   end
 end
 
-local function sw_undo(k, cost, r, s)
-  if s.new then redis.call('HDEL', k, s.f) else redis.call('HINCRBY', k, s.f, -cost) end
-end
 
 local function sw_refund(k, now, cost, r, chargedAt)
   local W = r.w
