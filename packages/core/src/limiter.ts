@@ -1,11 +1,13 @@
 import { monotonicNow } from './clock';
-import { type Decision, decide, policyDecision } from './decision';
+import type { Decision } from './decision';
 import type { Duration } from './duration';
 import { ConfigError, rejectUnknownOptions } from './errors/config-error';
-import { isStoreError, StoreError } from './errors/store-error';
+import type { StoreError } from './errors/store-error';
 import { type Algorithm, capacityOf, type ResolvedRule, type Rule, resolveRule, resolveRules } from './rules';
+import { storageKey } from './storage-key';
+import { isPromise, StoreGuard } from './store-guard';
 import { MemoryStore } from './stores/memory';
-import type { BoundStore, RawResult, Store } from './stores/types';
+import type { Store } from './stores/types';
 import { type Acquired, type AcquireOptions, acquire } from './throttle/acquire';
 
 /** What to do when the store fails or exceeds `timeoutMs`. */
@@ -35,7 +37,10 @@ export interface LimiterOptions {
   onStoreError?: StoreErrorPolicy;
   /** A store call slower than this counts as failed. @default 250 */
   timeoutMs?: number;
-  /** After a store failure, how long to use `onStoreError` before trying the store again. @default 1000 */
+  /**
+   * After a store call failed, how long until one call may probe the store again (a store whose
+   * connection reports ready again, or that answers a late reply, is used at once). @default 1000
+   */
   retryStoreAfterMs?: number;
   /** Current time in epoch ms. @default monotonic: performance.timeOrigin + performance.now() */
   now?: () => number;
@@ -115,23 +120,11 @@ function isStore(value: unknown): value is Store {
   return typeof value === 'object' && value !== null && typeof (value as Store).bind === 'function';
 }
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
-
 class RateLimiter implements Limiter {
   readonly rules: readonly ResolvedRule[];
   readonly now: () => number;
-  readonly #bound: BoundStore;
-  readonly #fallback: BoundStore | undefined;
-  readonly #policy: 'allow' | 'deny' | 'fallback';
-  readonly #timeoutMs: number;
-  readonly #retryMs: number;
-  readonly #onError: ((error: StoreError) => void) | undefined;
-  readonly #onRecover: (() => void) | undefined;
+  readonly #guard: StoreGuard;
   readonly #maxCost: number;
-  #downUntil = 0;
-  #down = false;
 
   constructor(options: LimiterOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
@@ -164,13 +157,17 @@ class RateLimiter implements Limiter {
       if (o[f] !== undefined && typeof o[f] !== 'function') throw new ConfigError(f, 'a function', o[f]);
     }
     this.now = options.now ?? monotonicNow;
-    this.#bound = store.bind(this.rules, prefix);
-    this.#fallback = isStore(policy) ? policy.bind(this.rules, prefix) : undefined;
-    this.#policy = isStore(policy) ? 'fallback' : policy;
-    this.#timeoutMs = timeoutMs;
-    this.#retryMs = retryMs;
-    this.#onError = options.onError;
-    this.#onRecover = options.onRecover;
+    // The guard is created below; reports from a store reach it through this closure.
+    const bindOptions = { timeoutMs, report: (error: StoreError) => void this.#guard.report(error) };
+    this.#guard = new StoreGuard(store.bind(this.rules, prefix, bindOptions), store.health, {
+      rules: this.rules,
+      policy: isStore(policy) ? 'fallback' : policy,
+      fallback: isStore(policy) ? policy.bind(this.rules, prefix, bindOptions) : undefined,
+      timeoutMs,
+      retryMs,
+      onError: options.onError,
+      onRecover: options.onRecover,
+    });
     this.#maxCost = Math.min(...this.rules.map(capacityOf));
   }
 
@@ -193,27 +190,8 @@ class RateLimiter implements Limiter {
     return this.#maxCost;
   }
 
-  /** Decides synchronously when the store answers synchronously (memory store): no promise hop. */
   #run(op: 'consume' | 'peek', key: string, cost: number): Decision | Promise<Decision> {
-    const now = Math.floor(this.now());
-    if (this.#down && now < this.#downUntil) return this.#degraded(op, key, cost, now, undefined);
-    let raw: RawResult | Promise<RawResult>;
-    try {
-      raw = op === 'consume' ? this.#bound.consume(key, cost, now) : this.#bound.peek(key, now);
-    } catch (error) {
-      return this.#degraded(op, key, cost, now, error);
-    }
-    if (!isPromise(raw)) {
-      if (this.#down) this.#recovered();
-      return decide(this.rules, raw);
-    }
-    return this.#settle(op, raw).then(
-      (r) => {
-        if (this.#down) this.#recovered();
-        return decide(this.rules, r);
-      },
-      (error: unknown) => this.#degraded(op, key, cost, now, error),
-    );
+    return this.#guard.run(op, storageKey(key), cost, Math.floor(this.now()));
   }
 
   /**
@@ -224,93 +202,16 @@ class RateLimiter implements Limiter {
     return this.#run('consume', key, cost);
   }
 
-  #settle<T>(op: StoreError['operation'], pending: Promise<T>): Promise<T> {
-    const ms = this.#timeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StoreError(op, `Store ${op} did not answer within ${ms} ms`, { timedOut: true })), ms);
-      timer.unref?.();
-      pending.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
-  }
-
-  /** Reports a failure (if any) and answers by the `onStoreError` policy. */
-  #degraded(op: 'consume' | 'peek', key: string, cost: number, now: number, cause: unknown): Decision | Promise<Decision> {
-    let error: StoreError | undefined;
-    if (cause !== undefined) {
-      error = this.#report(op, cause, now);
-    }
-    if (this.#fallback) {
-      try {
-        const raw = op === 'consume' ? this.#fallback.consume(key, cost, now) : this.#fallback.peek(key, now);
-        if (!isPromise(raw)) return decide(this.rules, raw);
-        return raw.then((r) => decide(this.rules, r));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
-    const err = error ?? new StoreError(op, 'Store unavailable (waiting to retry after an earlier failure)');
-    return policyDecision(this.rules, this.#policy === 'allow', now, err);
-  }
-
-  #report(op: StoreError['operation'], cause: unknown, now: number): StoreError {
-    const error = isStoreError(cause)
-      ? cause
-      : new StoreError(op, `Store ${op} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    const first = !this.#down;
-    this.#down = true;
-    this.#downUntil = now + this.#retryMs;
-    if (this.#onError) {
-      try {
-        this.#onError(error);
-      } catch {
-        // A throwing hook must not turn a handled store failure into a failed request.
-      }
-    } else if (first) {
-      process.emitWarning(`ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`, { code: error.code });
-    }
-    return error;
-  }
-
-  #recovered(): void {
-    this.#down = false;
-    this.#onRecover?.();
-  }
-
   refund(key: string, cost = 1, options?: RefundOptions): Promise<void> {
     if (!Number.isSafeInteger(cost) || cost < 1) return Promise.reject(new ConfigError('cost', 'a positive integer', cost));
+    if (typeof key !== 'string') return Promise.reject(new ConfigError('key', 'a string', key));
     const now = Math.floor(this.now());
-    const at = options?.at ?? now;
-    const target = this.#down && now < this.#downUntil && this.#fallback ? this.#fallback : this.#bound;
-    try {
-      const r = target.refund(key, cost, now, at);
-      if (!isPromise(r)) return Promise.resolve();
-      // A failed refund is reported, not thrown: the request it belongs to has already been answered.
-      return this.#settle('refund', r).catch((e: unknown) => {
-        this.#report('refund', e, now);
-      });
-    } catch (e) {
-      this.#report('refund', e, now);
-      return Promise.resolve();
-    }
+    return this.#guard.refund(storageKey(key), cost, now, options?.at ?? now);
   }
 
   reset(key?: string): Promise<void> {
-    try {
-      const r = this.#bound.reset(key);
-      const fallback = this.#fallback?.reset(key);
-      return Promise.all([r, fallback]).then(() => undefined);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    if (key !== undefined && typeof key !== 'string') return Promise.reject(new ConfigError('key', 'a string', key));
+    return this.#guard.reset(key === undefined ? undefined : storageKey(key));
   }
 
   acquire(key: string, options?: AcquireOptions): Promise<Acquired> {

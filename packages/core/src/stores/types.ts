@@ -1,4 +1,6 @@
+import type { StoreError } from '../errors/store-error';
 import type { ResolvedRule } from '../rules';
+import type { StoreHealth } from './health';
 
 /**
  * Raw results of one store call, flat so a Lua script can return it as is:
@@ -23,5 +25,15 @@ export interface BoundStore {
  */
 export interface Store {
   /** @internal Prepares the store for one limiter; called once at `createLimiter`. */
-  bind(rules: readonly ResolvedRule[], prefix: string): BoundStore;
+  bind(rules: readonly ResolvedRule[], prefix: string, options?: BindOptions): BoundStore;
+  /** @internal Failure state shared by every limiter on this store (stores that can fail). */
+  readonly health?: StoreHealth;
+}
+
+/** What a limiter tells the store it binds to. @internal */
+export interface BindOptions {
+  /** The limiter answers by policy after this long: a store must not charge a call later than that. */
+  readonly timeoutMs: number;
+  /** Reports a problem the store handled by itself (e.g. repaired foreign state) through the limiter's `onError`. */
+  readonly report?: (error: StoreError) => void;
 }

@@ -16,18 +16,20 @@ afterAll(async () => {
 });
 
 /** A fresh client whose EVALSHA calls record the `now` argument each script received. */
-async function recordingClient(): Promise<{ client: Redis; nows: number[] }> {
+async function recordingClient(): Promise<{ client: Redis; nows: number[]; deadlines: number[] }> {
   const client = newRedis();
   extra.push(client);
   await client.ping();
   const nows: number[] = [];
+  const deadlines: number[] = [];
   const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
   (client as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> }).evalsha = (...args) => {
     const keys = args[1] as number;
     nows.push(Number(args[2 + keys]));
+    deadlines.push(Number(args[4 + keys]));
     return evalsha(...args);
   };
-  return { client, nows };
+  return { client, nows, deadlines };
 }
 
 /** Syncs until a sample is accepted (a sample slower than MAX_SAMPLE_RTT_MS is discarded by design). */
@@ -176,24 +178,28 @@ describe('SyncedClock', () => {
     expect(b.syncedClock?.running).toBe(true);
     await b.close();
     expect(b.syncedClock?.running).toBe(false);
-    expect(new RedisStore({ client, clock: 'server-script' }).syncedClock).toBeUndefined();
+    expect(new RedisStore({ client, clock: 'client' }).syncedClock).toBeUndefined();
   });
 });
 
 describe("RedisStore clock: 'server' (synced)", () => {
-  it('the first decisions, before the first sync answers, have the script read TIME; later ones pass the estimate', async () => {
-    const { client, nows } = await recordingClient();
+  it('every script reads Redis TIME; once synced, a consume carries a deadline of about timeoutMs in Redis time', async () => {
+    const { client, nows, deadlines } = await recordingClient();
     const store = new RedisStore({ client });
-    const limiter = createLimiter({ timeoutMs: 30_000, limit: 3, window: '1m', store, prefix: uniquePrefix('presync') });
+    const limiter = createLimiter({ timeoutMs: 5_000, limit: 3, window: '1m', store, prefix: uniquePrefix('presync') });
     try {
       const first = await Promise.all([limiter.consume('k'), limiter.consume('k')]);
-      expect(nows).toEqual([-1, -1]);
+      // Before the first sample: no deadline (the limiter's late-reply refund still covers it).
+      expect(deadlines).toEqual([-1, -1]);
       expect(first.map((d) => d.remaining).sort()).toEqual([1, 2]);
       await synced(store.syncedClock as SyncedClock);
       const d = await limiter.consume('k');
-      const sent = nows[2] as number;
-      expect(sent).toBeGreaterThan(0);
-      expect(d.at).toBe(sent); // the script used the estimate as its now
+      expect(nows).toEqual([0, 0, 0]); // never a client-side time: the script reads TIME
+      const [sec] = await client.time();
+      const deadline = deadlines[2] as number;
+      expect(deadline).toBeGreaterThan(d.at + 4_000);
+      expect(deadline).toBeLessThanOrEqual(d.at + 5_000);
+      expect(Math.abs(d.at / 1000 - Number(sec))).toBeLessThan(2);
       expect(d).toMatchObject({ allowed: true, remaining: 0 });
       expect((await limiter.consume('k')).allowed).toBe(false);
     } finally {
@@ -201,8 +207,8 @@ describe("RedisStore clock: 'server' (synced)", () => {
     }
   });
 
-  it('a store whose sync fails falls back to script TIME (and leaves no unhandled rejection)', async () => {
-    const { client, nows } = await recordingClient();
+  it('a store whose sync fails still decides on script TIME, without a deadline (and leaves no unhandled rejection)', async () => {
+    const { client, deadlines } = await recordingClient();
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
@@ -221,7 +227,7 @@ describe("RedisStore clock: 'server' (synced)", () => {
         [true, undefined],
         [false, undefined],
       ]);
-      expect(nows.slice(-2)).toEqual([-1, -1]);
+      expect(deadlines.slice(-2)).toEqual([-1, -1]);
       // The decision time is Redis's own.
       const [s] = await realTime();
       expect(Math.floor((ds[1]?.at as number) / 1000)).toBeGreaterThanOrEqual(Number(s) - 1);
@@ -233,21 +239,17 @@ describe("RedisStore clock: 'server' (synced)", () => {
     }
   });
 
-  it("clock: 'server-script' reads TIME in every script and never syncs", async () => {
+  it("clock: 'server-script' (the old name) is the same clock: TIME in every script", async () => {
     const { client, nows } = await recordingClient();
-    let times = 0;
-    const time = client.time.bind(client);
-    (client as unknown as { time: () => ReturnType<Redis['time']> }).time = () => {
-      times++;
-      return time();
-    };
     const store = new RedisStore({ client, clock: 'server-script' });
     const limiter = createLimiter({ timeoutMs: 30_000, limit: 2, window: '1m', store, prefix: uniquePrefix('script') });
-    const ds = [await limiter.consume('k'), await limiter.consume('k'), await limiter.consume('k')];
-    expect(ds.map((d) => d.allowed)).toEqual([true, true, false]);
-    expect(nows).toEqual([0, 0, 0]);
-    expect(times).toBe(0);
-    expect(store.syncedClock).toBeUndefined();
+    try {
+      const ds = [await limiter.consume('k'), await limiter.consume('k'), await limiter.consume('k')];
+      expect(ds.map((d) => d.allowed)).toEqual([true, true, false]);
+      expect(nows).toEqual([0, 0, 0]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('works on the Cluster with the synced clock', async () => {

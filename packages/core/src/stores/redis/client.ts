@@ -50,25 +50,14 @@ export function replaySafeConnection(client: RedisClient): { connection: RedisCl
   return { connection, owned: true };
 }
 
-/** One wait per client, shared by every call arriving while the client is not ready. */
+/** One 'ready' wait per client, shared by every call arriving while the client is not ready. */
 const waits = new WeakMap<RedisClient, Promise<void>>();
 
-/**
- * Resolves once the client can send (at once when it is ready: the hot path returns undefined).
- * Nothing is ever put in ioredis's offline queue: a command queued while Redis is down would run
- * long after the limiter answered by its `onStoreError` policy.
- * @internal
- */
-export function whenReady(client: RedisClient, op: StoreError['operation'], timeoutMs: number): Promise<void> | undefined {
-  const status = client.status;
-  if (status === 'ready') return undefined;
-  if (status === 'end') return Promise.reject(new StoreError(op, 'Redis connection is closed (status "end")'));
+function readyOrEnd(client: RedisClient): Promise<void> {
   let wait = waits.get(client);
   if (wait === undefined) {
-    if (status === 'wait') (client as Redis).connect().catch(() => {});
     wait = new Promise<void>((resolve, reject) => {
       const done = (error?: Error) => {
-        clearTimeout(timer);
         client.off('ready', onReady);
         client.off('end', onEnd);
         waits.delete(client);
@@ -77,15 +66,51 @@ export function whenReady(client: RedisClient, op: StoreError['operation'], time
       };
       const onReady = () => done();
       const onEnd = () => done(new Error('Redis connection ended'));
-      const timer = setTimeout(() => done(new Error(`Redis not ready within ${timeoutMs} ms (status "${client.status}")`)), timeoutMs);
-      timer.unref?.();
       client.on('ready', onReady);
       client.on('end', onEnd);
     });
+    // Callers that gave up must not leave the shared wait's rejection unhandled.
+    wait.catch(() => {});
     waits.set(client, wait);
   }
-  return wait.catch((error: Error) => {
-    throw new StoreError(op, error.message, { cause: error, timedOut: error.message.includes('not ready') });
+  return wait;
+}
+
+/**
+ * Resolves once the client can send (at once when it is ready: the hot path returns undefined).
+ * Each call waits at most its own `timeoutMs`. Nothing is ever put in ioredis's offline queue: a
+ * command queued while Redis is down would run long after the limiter answered by its
+ * `onStoreError` policy. `lastError` names the real cause (e.g. WRONGPASS) in the failure.
+ * @internal
+ */
+export function whenReady(
+  client: RedisClient,
+  op: StoreError['operation'],
+  timeoutMs: number,
+  lastError: () => unknown = () => undefined,
+): Promise<void> | undefined {
+  const status = client.status;
+  if (status === 'ready') return undefined;
+  if (status === 'end') return Promise.reject(new StoreError(op, 'Redis connection is closed (status "end")', { cause: lastError() }));
+  if (status === 'wait') (client as Redis).connect().catch(() => {});
+  const wait = readyOrEnd(client);
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const cause = lastError();
+      const why = cause instanceof Error ? `: ${cause.message}` : '';
+      reject(new StoreError(op, `Redis not ready within ${timeoutMs} ms (status "${client.status}")${why}`, { cause, timedOut: true }));
+    }, timeoutMs);
+    timer.unref?.();
+    wait.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: Error) => {
+        clearTimeout(timer);
+        reject(new StoreError(op, error.message, { cause: lastError() ?? error }));
+      },
+    );
   });
 }
 

@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, describe } from '../../errors/config-error';
+import { StoreError } from '../../errors/store-error';
 import type { ResolvedRule } from '../../rules';
-import type { BoundStore, RawResult, Store } from '../types';
+import { markAnswered, StoreHealth } from '../health';
+import type { BindOptions, BoundStore, RawResult, Store } from '../types';
 import { BlockedCache } from './blocked-cache';
 import { isNoScript, isRedisClient, type RedisClient, replaySafeConnection, whenReady } from './client';
+import { warnIfEvicting } from './eviction-policy';
 import { escapeGlob, hashTag } from './keys';
 import { buildScript, type Operation, type ScriptClock } from './scripts/driver';
-import { SYNCED_CLOCK_SLACK_MS, SyncedClock } from './synced-clock';
+import { SyncedClock } from './synced-clock';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -23,11 +26,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /**
    * Where decision time comes from.
-   * - `'server'`: Redis time, estimated locally from a `TIME` read every few seconds (its error is
-   *   at most half that read's round trip plus drift since; see docs/redis.md), so every app server
-   *   agrees whatever its own clock, at no extra command per decision. Until the first read has
-   *   answered (or when the last one failed or is too old) the script reads `TIME` itself.
-   * - `'server-script'`: every script reads Redis `TIME` (exact, one more Redis command per decision).
+   * - `'server'`: every script reads Redis `TIME`, so every app server agrees whatever its own
+   *   clock, and time never runs backwards for a key. `'server-script'` is the same (its old name).
    * - `'client'`: the limiter's `now` (deterministic tests; app clocks must agree); every TTL is
    *   padded by a minute so Redis never expires state the client clock still needs.
    * @default 'server'
@@ -52,10 +52,12 @@ export interface RedisStoreOptions {
 export type RedisClock = 'server' | 'server-script' | 'client';
 
 const CLOCKS: readonly RedisClock[] = ['server', 'server-script', 'client'];
-const SCRIPT_CLOCK: Record<RedisClock, ScriptClock> = { server: 'argv-or-time', 'server-script': 'time', client: 'argv' };
-// TTL padding per clock: none when the script reads TIME; the synced clock's bound error (see
-// synced-clock.ts); the client clock covers skew between app clocks (or a test's fake clock) and Redis.
-const SLACK: Record<RedisClock, number> = { server: SYNCED_CLOCK_SLACK_MS, 'server-script': 0, client: 60_000 };
+// Server clocks read Redis TIME in every script: one clock for every process, which never runs
+// backwards between two decisions on a key (a locally synced estimate could, by its error).
+const SCRIPT_CLOCK: Record<RedisClock, ScriptClock> = { server: 'time', 'server-script': 'time', client: 'argv' };
+// TTL padding per clock: none when the script reads TIME; the client clock covers skew between app
+// clocks (or a test's fake clock) and Redis.
+const SLACK: Record<RedisClock, number> = { server: 0, 'server-script': 0, client: 60_000 };
 
 const OPTION_KEYS = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache']);
 
@@ -82,8 +84,11 @@ export class RedisStore implements Store {
   readonly prefix: string;
   /** Where time comes from. */
   readonly clock: RedisClock;
-  /** The synced server clock (`clock: 'server'`). @internal */
+  /** Redis time estimated locally, for call deadlines (server clocks). @internal */
   readonly syncedClock: SyncedClock | undefined;
+  /** @internal Shared by every limiter on this store: down while Redis fails, up the moment it is ready. */
+  readonly health: StoreHealth;
+  readonly #listeners: [event: string, listener: (...args: unknown[]) => void][];
   /** How long a call waits for a usable connection. */
   readonly timeoutMs: number;
   readonly #cacheKeys: number;
@@ -116,9 +121,31 @@ export class RedisStore implements Store {
     this.#owned = owned;
     this.prefix = prefix;
     this.clock = clock;
-    this.syncedClock = clock === 'server' ? SyncedClock.acquire(connection) : undefined;
+    this.syncedClock = clock === 'client' ? undefined : SyncedClock.acquire(connection);
     this.timeoutMs = timeoutMs;
     this.#cacheKeys = cacheKeys;
+    const health = new StoreHealth(() => connection.status === 'ready');
+    this.health = health;
+    // Connection events drive health: 'ready' makes the store usable at once (no timer), a closed
+    // connection makes every limiter answer by policy at once instead of each waiting timeoutMs.
+    // Listening to 'error' also keeps ioredis from printing "Unhandled error event" for a
+    // connection the app did not create; the error reaches onError as the cause instead.
+    let checked = false;
+    const onReady = (): void => {
+      health.up();
+      if (!checked) {
+        checked = true;
+        warnIfEvicting(connection);
+      }
+    };
+    this.#listeners = [
+      ['ready', onReady],
+      ['close', () => health.lost(health.lastError ?? new Error('Redis connection closed'))],
+      ['end', () => health.lost(new Error('Redis connection ended'))],
+      ['error', (error) => health.noteError(error)],
+    ];
+    for (const [event, listener] of this.#listeners) connection.on(event, listener);
+    if (connection.status === 'ready') onReady();
   }
 
   /**
@@ -126,7 +153,10 @@ export class RedisStore implements Store {
    * own client is never closed).
    */
   async close(): Promise<void> {
-    if (!this.#closed) this.syncedClock?.release();
+    if (!this.#closed) {
+      this.syncedClock?.release();
+      for (const [event, listener] of this.#listeners) this.client.off(event, listener);
+    }
     this.#closed = true;
     const connection = this.client;
     if (!this.#owned || connection.status === 'end') return;
@@ -136,10 +166,10 @@ export class RedisStore implements Store {
   }
 
   /** @internal */
-  bind(rules: readonly ResolvedRule[], prefix: string): BoundStore {
+  bind(rules: readonly ResolvedRule[], prefix: string, options?: BindOptions): BoundStore {
     if (typeof prefix !== 'string' || /[{}]/.test(prefix))
       throw new ConfigError('prefix', 'a string without "{" or "}" with RedisStore (braces would change the Cluster hash tag)', prefix);
-    return new BoundRedisStore(this, rules, this.prefix + prefix, this.#cacheKeys);
+    return new BoundRedisStore(this, rules, this.prefix + prefix, this.#cacheKeys, options);
   }
 }
 
@@ -161,9 +191,19 @@ class BoundRedisStore implements BoundStore {
   readonly #patterns: readonly string[];
   readonly #scripts: Record<Operation, Script>;
   readonly #cache: BlockedCache | undefined;
+  readonly #health: StoreHealth;
+  /** Length of a result: `at` and four numbers per rule (a repair count may follow). */
+  readonly #width: number;
+  /** The limiter's timeout: a consume must not charge once it has passed (−1: no deadline). */
+  readonly #callTimeoutMs: number;
+  readonly #report: ((error: StoreError) => void) | undefined;
 
-  constructor(store: RedisStore, rules: readonly ResolvedRule[], prefix: string, cacheKeys: number) {
+  constructor(store: RedisStore, rules: readonly ResolvedRule[], prefix: string, cacheKeys: number, options: BindOptions | undefined) {
     this.#client = store.client;
+    this.#health = store.health;
+    this.#width = 1 + 4 * rules.length;
+    this.#callTimeoutMs = options?.timeoutMs ?? -1;
+    this.#report = options?.report;
     this.#timeoutMs = store.timeoutMs;
     this.#clientClock = store.clock === 'client';
     this.#synced = store.syncedClock;
@@ -210,7 +250,7 @@ class BoundRedisStore implements BoundStore {
       return this.#call('reset', key, 0, 0, 0).then(() => undefined);
     }
     this.#cache?.clear();
-    const ready = whenReady(this.#client, 'reset', this.#timeoutMs);
+    const ready = whenReady(this.#client, 'reset', this.#timeoutMs, () => this.#health.lastError);
     return (ready ?? Promise.resolve()).then(() => this.#resetAll());
   }
 
@@ -239,26 +279,63 @@ class BoundRedisStore implements BoundStore {
     const args: (string | number)[] = [this.#scripts[op].sha, heads.length];
     for (let i = 0; i < heads.length; i++) args.push(`${heads[i]}${tag}}`);
     if (op !== 'reset') {
-      // Synced clock: its estimate, or -1 so the script reads TIME while there is none.
-      const t = this.#clientClock ? now : this.#synced === undefined ? 0 : (this.#synced.now() ?? -1);
+      const t = this.#clientClock ? now : 0;
       if (op === 'refund') args.push(t, cost, chargedAt);
+      else if (op === 'consume') args.push(t, cost, this.#deadline());
       else args.push(t, cost);
     }
-    const ready = whenReady(this.#client, op, this.#timeoutMs);
+    const ready = whenReady(this.#client, op, this.#timeoutMs, () => this.#health.lastError);
     if (ready === undefined) return this.#send(op, args);
     return ready.then(() => this.#send(op, args));
+  }
+
+  /**
+   * Latest Redis time at which this consume may still charge: when the limiter's timeout has
+   * passed, it has answered by policy. The estimate's error is subtracted, so the script's cut-off
+   * comes before the limiter's. −1 (no cut-off) without a fresh estimate or a limiter timeout.
+   */
+  #deadline(): number {
+    if (this.#synced === undefined || this.#callTimeoutMs < 0) return -1;
+    return this.#synced.deadline(this.#callTimeoutMs) ?? -1;
+  }
+
+  #result(op: Operation, r: unknown): RawResult {
+    const raw = r as number[];
+    if (op === 'refund' || op === 'reset') {
+      if (typeof r === 'number' && r > 0) this.#repaired(op, r);
+      return raw;
+    }
+    if (raw[0] === -1) {
+      throw markAnswered(
+        new StoreError(op, 'Redis ran this consume after the limiter had answered it by policy: nothing was charged', { timedOut: true }),
+      );
+    }
+    if (raw.length > this.#width) {
+      this.#repaired(op, raw[this.#width] as number);
+      raw.length = this.#width;
+    }
+    return raw;
+  }
+
+  #repaired(op: Operation, count: number): void {
+    this.#report?.(
+      new StoreError(
+        op === 'reset' ? 'reset' : op,
+        `Redis held ${count} foreign or corrupt value(s) under this limiter's keys (wrong type or not a number): treated as empty and overwritten`,
+      ),
+    );
   }
 
   #send(op: Operation, args: (string | number)[]): Promise<RawResult> {
     const client = this.#client;
     return (client.evalsha as unknown as Send).apply(client, args).then(
-      (r) => r as RawResult,
+      (r) => this.#result(op, r),
       (error: unknown) => {
         // Only NOSCRIPT proves the script did not run, so only then is it sent again (as EVAL,
         // which also caches it). Any other error goes to the limiter's onStoreError policy.
         if (!isNoScript(error)) throw error;
         args[0] = this.#scripts[op].src;
-        return (client.eval as unknown as Send).apply(client, args).then((r) => r as RawResult);
+        return (client.eval as unknown as Send).apply(client, args).then((r) => this.#result(op, r));
       },
     );
   }

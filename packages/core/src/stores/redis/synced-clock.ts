@@ -102,6 +102,19 @@ export class SyncedClock {
     return undefined;
   }
 
+  /**
+   * The latest Redis time that is surely before `ms` from now: the estimate minus its error bound
+   * (half the sample's round trip, 1 ms of rounding, and 500 ppm drift since the sample). Undefined
+   * without a fresh sample, or when the error would eat the whole interval.
+   */
+  deadline(ms: number): number | undefined {
+    const now = this.now();
+    const s = this.#sample;
+    if (now === undefined || s === undefined) return undefined;
+    const error = Math.ceil(s.rttMs / 2 + 1 + (this.#monotonic() - s.at) * 0.0005);
+    return error < ms ? now + ms - error : undefined;
+  }
+
   /** The sample in use (undefined before the first one or after it was invalidated). */
   get sample(): ClockSample | undefined {
     return this.#sample;

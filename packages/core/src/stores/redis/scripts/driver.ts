@@ -21,6 +21,39 @@ const TWINS = {
 const PRELUDE = `
 local INF = -1
 local function fmt(x) return string.format('%d', x) end
+-- State another app or a bad migration left under a limiter's key (a wrong type, a non-number)
+-- is treated as empty and overwritten, so no key is broken for good; REPAIRED reports it once.
+local REPAIRED = 0
+local function corrupt(k)
+  redis.call('DEL', k)
+  REPAIRED = REPAIRED + 1
+end
+-- redis.call for state commands: a WRONGTYPE or non-integer error drops the key and retries once.
+local function call(cmd, k, ...)
+  local r = redis.pcall(cmd, k, ...)
+  if type(r) == 'table' and r.err then
+    if not (string.find(r.err, 'WRONGTYPE', 1, true) or string.find(r.err, 'not an integer', 1, true)) then error(r) end
+    corrupt(k)
+    return redis.call(cmd, k, ...)
+  end
+  return r
+end
+-- A hash field that does not hold an integer counts as 0 and is dropped.
+local function hnum(k, f, v)
+  if not v then return 0 end
+  local x = tonumber(v)
+  if x == nil or x ~= math.floor(x) then
+    redis.call('HDEL', k, f)
+    REPAIRED = REPAIRED + 1
+    return 0
+  end
+  return x
+end
+-- Results end with the number of repaired keys when there were any.
+local function finish(out)
+  if REPAIRED > 0 then out[#out + 1] = REPAIRED end
+  return out
+end
 -- Both window twins count in a hash field per window and increment optimistically: a refusal by
 -- another rule takes the increment back (drops the field it created).
 local function hash_undo(k, cost, r, s)
@@ -33,12 +66,16 @@ end
 const CONSUME = `
 local n = #R
 local cost = tonumber(ARGV[2])
+-- ARGV[3]: the server time after which the limiter has answered by policy: a call that reaches
+-- Redis later (queued behind a pause, replayed after a stall) must not charge anything.
+local deadline = tonumber(ARGV[3])
+if deadline >= 0 and now > deadline then return {-1} end
 local st = {}
 local all = true
 for i = 1, n do
   local r, k = R[i], KEYS[i]
   local blk = 0
-  if r.bf > 0 then blk = tonumber(redis.call('GET', k .. ':b') or '0') end
+  if r.bf > 0 then blk = tonumber(call('GET', k .. ':b') or '0') or 0 end
   local s
   if blk > now then
     s = {blocked = true, ok = false, rem = 0, rst = blk - now, rty = blk - now}
@@ -68,7 +105,7 @@ for i = 1, n do
   if s.ok then out[j + 1] = 1 else out[j + 1] = 0 end
   out[j + 2] = s.rem; out[j + 3] = s.rst; out[j + 4] = s.rty
 end
-return out
+return finish(out)
 `;
 
 const PEEK = `
@@ -76,7 +113,7 @@ local out = {now}
 for i = 1, #R do
   local r, k = R[i], KEYS[i]
   local blk = 0
-  if r.bf > 0 then blk = tonumber(redis.call('GET', k .. ':b') or '0') end
+  if r.bf > 0 then blk = tonumber(call('GET', k .. ':b') or '0') or 0 end
   local j = #out
   if blk > now then
     out[j + 1] = 0; out[j + 2] = 0; out[j + 3] = blk - now; out[j + 4] = blk - now
@@ -86,14 +123,14 @@ for i = 1, #R do
     out[j + 3] = s.rst; out[j + 4] = s.rty
   end
 end
-return out
+return finish(out)
 `;
 
 const REFUND = `
 local cost = tonumber(ARGV[2])
 local chargedAt = tonumber(ARGV[3])
 for i = 1, #R do R[i].rf(KEYS[i], now, cost, R[i], chargedAt) end
-return 0
+return REPAIRED
 `;
 
 const RESET = `

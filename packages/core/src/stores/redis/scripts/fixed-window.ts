@@ -13,11 +13,11 @@ local function fw_eval(k, now, cost, r, consuming)
   local s = {f = f, start = start}
   local count
   if consuming and cost <= L then
-    count = redis.call('HINCRBY', k, f, cost) - cost
+    count = call('HINCRBY', k, f, cost) - cost
     s.inc = true
     s.new = count == 0
   else
-    count = tonumber(redis.call('HGET', k, f) or '0')
+    count = hnum(k, f, call('HGET', k, f))
   end
   local resetMs = start + W - now
   s.rst = resetMs
@@ -36,8 +36,8 @@ local function fw_commit(k, now, cost, r, s)
     -- An older window's field can only still be here shortly after this window began: its key
     -- expired SLACK (+ clock error) after that window ended. Past that, HLEN is skipped, which saves
     -- a command per key and window; a field missed anyway would only cost memory (never read).
-    if now - s.start < 2 * SLACK + 1000 and redis.call('HLEN', k) > 1 then
-      for _, f in ipairs(redis.call('HKEYS', k)) do
+    if now - s.start < 2 * SLACK + 1000 and call('HLEN', k) > 1 then
+      for _, f in ipairs(call('HKEYS', k)) do
         if tonumber(f) < s.start then redis.call('HDEL', k, f) end
       end
     end
@@ -52,8 +52,8 @@ local function fw_refund(k, now, cost, r, chargedAt)
   -- Only the window the units were charged in, and only while it lasts.
   if cs + W > now and cs <= now then
     local f = fmt(cs)
-    local v = tonumber(redis.call('HGET', k, f) or '0')
-    if v > 0 then redis.call('HINCRBY', k, f, -math.min(v, cost)) end
+    local v = hnum(k, f, call('HGET', k, f))
+    if v > 0 then call('HINCRBY', k, f, -math.min(v, cost)) end
   end
 end
 `;

@@ -7,10 +7,12 @@
  */
 export const GCRA_LUA = `
 local function gc_load(k)
-  local v = redis.call('GET', k)
+  local v = call('GET', k)
   if not v then return 0, 0, false end
   local a, b = string.match(v, '^(%-?%d+) (%d+)$')
-  return tonumber(a), tonumber(b), true
+  if a then return tonumber(a), tonumber(b), true end
+  corrupt(k)
+  return 0, 0, false
 end
 
 -- (TAT - now) x limit when TAT is ahead of now, else 0.

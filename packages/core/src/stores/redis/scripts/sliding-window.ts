@@ -12,14 +12,14 @@ local function sw_eval(k, now, cost, r, consuming)
   local s = {f = f, start = start}
   local cur, prev
   if consuming and cost <= L then
-    cur = redis.call('HINCRBY', k, f, cost) - cost
+    cur = call('HINCRBY', k, f, cost) - cost
     s.inc = true
     s.new = cur == 0
-    prev = tonumber(redis.call('HGET', k, fmt(start - W)) or '0')
+    prev = hnum(k, fmt(start - W), call('HGET', k, fmt(start - W)))
   else
-    local a = redis.call('HMGET', k, f, fmt(start - W))
-    cur = tonumber(a[1] or '0')
-    prev = tonumber(a[2] or '0')
+    local a = call('HMGET', k, f, fmt(start - W))
+    cur = hnum(k, f, a[1])
+    prev = hnum(k, fmt(start - W), a[2])
   end
   local elapsed = now - start
   local usedW = prev * (W - elapsed) + cur * W
@@ -44,8 +44,8 @@ end
 
 local function sw_commit(k, now, cost, r, s)
   if s.new then
-    if redis.call('HLEN', k) > 2 then
-      for _, f in ipairs(redis.call('HKEYS', k)) do
+    if call('HLEN', k) > 2 then
+      for _, f in ipairs(call('HKEYS', k)) do
         if tonumber(f) < s.start - r.w then redis.call('HDEL', k, f) end
       end
     end
@@ -61,8 +61,8 @@ local function sw_refund(k, now, cost, r, chargedAt)
   local cs = math.floor(chargedAt / W) * W
   if cs == start or cs == start - W then
     local f = fmt(cs)
-    local v = tonumber(redis.call('HGET', k, f) or '0')
-    if v > 0 then redis.call('HINCRBY', k, f, -math.min(v, cost)) end
+    local v = hnum(k, f, call('HGET', k, f))
+    if v > 0 then call('HINCRBY', k, f, -math.min(v, cost)) end
   end
 end
 `;

@@ -5,10 +5,11 @@
  */
 export const TOKEN_BUCKET_LUA = `
 local function tb_load(k, now, r)
-  local v = redis.call('GET', k)
+  local v = call('GET', k)
   if v then
     local a, b = string.match(v, '^(%-?%d+) (%-?%d+)$')
-    return tonumber(a), tonumber(b), true
+    if a then return tonumber(a), tonumber(b), true end
+    corrupt(k)
   end
   return now, r.b * r.w, false
 end

@@ -1,0 +1,249 @@
+import { type Decision, decide, policyDecision } from './decision';
+import { isStoreError, StoreError } from './errors/store-error';
+import type { ResolvedRule } from './rules';
+import { StoreHealth, wasAnswered } from './stores/health';
+import type { BoundStore, RawResult } from './stores/types';
+
+/** What the guard does when the store fails: answer by policy, or ask an insurance store. */
+export interface GuardOptions {
+  readonly rules: readonly ResolvedRule[];
+  readonly policy: 'allow' | 'deny' | 'fallback';
+  readonly fallback: BoundStore | undefined;
+  readonly timeoutMs: number;
+  readonly retryMs: number;
+  readonly onError: ((error: StoreError) => void) | undefined;
+  readonly onRecover: (() => void) | undefined;
+}
+
+type Op = 'consume' | 'peek';
+
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+/** True when every rule of a raw result allowed (so a consume charged every rule). */
+function charged(raw: RawResult): boolean {
+  for (let j = 1; j < raw.length; j += 4) if (raw[j] !== 1) return false;
+  return raw.length > 1;
+}
+
+/**
+ * The limiter's side of store failure: bounds every call by `timeoutMs`, answers by the
+ * `onStoreError` policy (or the insurance store) while the store is down, and keeps what the
+ * policy answered true afterwards.
+ *
+ * - While the store's shared {@link StoreHealth} is down, nothing is sent but one probe at a time,
+ *   so the commands in flight to a store that does not answer stop growing at the first timeout.
+ * - A consume that timed out may still run later. Redis scripts refuse to write past the call's
+ *   deadline; a reply that still arrives after the request was answered by policy and says it
+ *   charged is refunded at once, so a request answered by the policy is never charged.
+ * @internal
+ */
+export class StoreGuard {
+  readonly #bound: BoundStore;
+  readonly #health: StoreHealth;
+  readonly #o: GuardOptions;
+  #seenRecoveries: number;
+
+  constructor(bound: BoundStore, health: StoreHealth | undefined, options: GuardOptions) {
+    this.#bound = bound;
+    this.#health = health ?? new StoreHealth();
+    this.#o = options;
+    this.#seenRecoveries = this.#health.recoveries;
+  }
+
+  /** Decides synchronously when the store answers synchronously (memory store): no promise hop. */
+  run(op: Op, key: string, cost: number, now: number): Decision | Promise<Decision> {
+    const route = this.#health.route(now);
+    if (route === 'policy') return this.#degraded(op, key, cost, now, undefined);
+    const probe = route === 'probe';
+    let raw: RawResult | Promise<RawResult>;
+    try {
+      raw = op === 'consume' ? this.#bound.consume(key, cost, now) : this.#bound.peek(key, now);
+    } catch (error) {
+      return this.#degraded(op, key, cost, now, this.#fail(op, error, now, probe));
+    }
+    const rules = this.#o.rules;
+    if (!isPromise(raw)) {
+      if (probe || this.#seenRecoveries !== this.#health.recoveries) this.#answered();
+      return decide(rules, raw);
+    }
+    return this.#settle(op, raw, probe, op === 'consume' ? key : undefined, cost).then(
+      (r) => {
+        this.#answered();
+        return decide(rules, r);
+      },
+      (error: unknown) => this.#degraded(op, key, cost, now, this.#fail(op, error, now, probe)),
+    );
+  }
+
+  /** A failed refund is reported, not thrown: the request it belongs to has already been answered. */
+  refund(key: string, cost: number, now: number, at: number): Promise<void> {
+    const fallback = this.#o.fallback;
+    const down = this.#health.down;
+    if (down && fallback !== undefined) return settleSync(() => fallback.refund(key, cost, now, at));
+    if (down) {
+      // Nothing is queued for a store that does not answer; the units stay charged (never over-admits).
+      this.report(new StoreError('refund', this.#unavailable()), 'refund');
+      return Promise.resolve();
+    }
+    try {
+      const r = this.#bound.refund(key, cost, now, at);
+      if (!isPromise(r)) return Promise.resolve();
+      return this.#settle('refund', r, false, undefined, 0).catch((e: unknown) => {
+        this.report(e, 'refund');
+      });
+    } catch (e) {
+      this.report(e, 'refund');
+      return Promise.resolve();
+    }
+  }
+
+  /**
+   * Forgets a key (or all) on the store and the insurance store. Settles within `timeoutMs`:
+   * rejects with a `StoreError` (also reported through `onError`) when the store fails, is slow,
+   * or is down, because the caller must know the state was not cleared.
+   */
+  reset(key: string | undefined): Promise<void> {
+    let fallback: void | Promise<void>;
+    try {
+      fallback = this.#o.fallback?.reset(key);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const primary = this.#health.down ? Promise.reject(new StoreError('reset', this.#unavailable())) : this.#resetPrimary(key);
+    return Promise.all([primary, fallback]).then(
+      () => undefined,
+      (e: unknown) => {
+        throw this.report(e, 'reset');
+      },
+    );
+  }
+
+  #resetPrimary(key: string | undefined): Promise<void> {
+    try {
+      const r = this.#bound.reset(key);
+      return isPromise(r) ? this.#settle('reset', r, false, undefined, 0) : Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Bounds `pending` by `timeoutMs`. What arrives after the timeout still counts as evidence the
+   * store lives; a consume that charged although its request was answered by policy is refunded.
+   */
+  #settle<T>(op: StoreError['operation'], pending: Promise<T>, probe: boolean, consumedKey: string | undefined, cost: number): Promise<T> {
+    const ms = this.#o.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(new StoreError(op, `Store ${op} did not answer within ${ms} ms`, { timedOut: true }));
+      }, ms);
+      timer.unref?.();
+      pending.then(
+        (v) => {
+          if (!late) {
+            clearTimeout(timer);
+            resolve(v);
+            return;
+          }
+          if (probe) this.#health.probeSettled();
+          this.#health.up();
+          if (consumedKey !== undefined && charged(v as RawResult)) this.#undoLate(consumedKey, cost, v as RawResult);
+        },
+        (e: unknown) => {
+          if (!late) {
+            clearTimeout(timer);
+            reject(e);
+            return;
+          }
+          if (probe) this.#health.probeSettled();
+          if (wasAnswered(e)) this.#health.up();
+        },
+      );
+    });
+  }
+
+  #undoLate(key: string, cost: number, raw: RawResult): void {
+    const at = raw[0] as number;
+    try {
+      const r = this.#bound.refund(key, cost, at, at);
+      if (isPromise(r)) r.catch((e: unknown) => this.report(e, 'refund'));
+    } catch (e) {
+      this.report(e, 'refund');
+    }
+  }
+
+  #fail(op: StoreError['operation'], cause: unknown, now: number, probe: boolean): StoreError {
+    const error = this.report(cause, op);
+    if (wasAnswered(cause)) {
+      // The store answered (a script refused to write past its deadline): it works, this call was just late.
+      if (probe) this.#health.succeeded();
+      return error;
+    }
+    this.#health.failed(error, now, this.#o.retryMs, probe);
+    // A probe that timed out is still on its way: no second one until it settles.
+    if (probe && error.timedOut) this.#health.probeStillPending();
+    return error;
+  }
+
+  #answered(): void {
+    this.#health.succeeded();
+    if (this.#seenRecoveries !== this.#health.recoveries) {
+      this.#seenRecoveries = this.#health.recoveries;
+      this.#o.onRecover?.();
+    }
+  }
+
+  #unavailable(): string {
+    const last = this.#health.lastError;
+    const why = last instanceof Error ? `: ${last.message}` : '';
+    return `Store unavailable (waiting for it to answer again after a failure${why})`;
+  }
+
+  /** Reports a failure and answers by the `onStoreError` policy or the insurance store. */
+  #degraded(op: Op, key: string, cost: number, now: number, cause: unknown): Decision | Promise<Decision> {
+    const fallback = this.#o.fallback;
+    if (fallback !== undefined) {
+      try {
+        const raw = op === 'consume' ? fallback.consume(key, cost, now) : fallback.peek(key, now);
+        if (!isPromise(raw)) return decide(this.#o.rules, raw);
+        return raw.then((r) => decide(this.#o.rules, r));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    const error = isStoreError(cause) ? cause : new StoreError(op, this.#unavailable(), { cause: this.#health.lastError });
+    return policyDecision(this.#o.rules, this.#o.policy === 'allow', now, error);
+  }
+
+  /** Wraps `cause` as a StoreError and hands it to `onError` (or warns once per outage). */
+  report(cause: unknown, op: StoreError['operation'] = 'consume'): StoreError {
+    const error = isStoreError(cause)
+      ? cause
+      : new StoreError(op, `Store ${op} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    if (this.#o.onError) {
+      try {
+        this.#o.onError(error);
+      } catch {
+        // A throwing hook must not turn a handled store failure into a failed request.
+      }
+    } else if (!this.#health.down) {
+      process.emitWarning(`ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`, {
+        code: error.code,
+      });
+    }
+    return error;
+  }
+}
+
+function settleSync(fn: () => void | Promise<void>): Promise<void> {
+  try {
+    const r = fn();
+    return isPromise(r) ? r : Promise.resolve();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
