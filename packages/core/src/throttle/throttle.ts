@@ -14,6 +14,11 @@ export interface ThrottleCallOptions<This, Args extends unknown[], R> {
   cost?: number | ((this: This, ...args: Args) => number);
   /** Reject with `RateLimitError` at once when the wait would be longer (ms). @default Infinity */
   maxWaitMs?: number;
+  /**
+   * The most calls one key's line may hold (waiting, or being decided); a call that finds it full throws
+   * `RateLimitError` at once and `fn` does not run. @default Infinity
+   */
+  maxQueue?: number;
   /** `false`: never wait; a call that is not allowed now throws `RateLimitError` immediately. @default true */
   wait?: boolean;
   /** Aborts every waiting call (each rejects with the signal's reason and consumes nothing). */
@@ -52,7 +57,7 @@ export interface Throttled<This, Args extends unknown[], R> {
   readonly limiter: Limiter;
 }
 
-const CALL_KEYS = ['key', 'cost', 'maxWaitMs', 'wait', 'signal', 'onWait', 'refundIf'] as const;
+const CALL_KEYS = ['key', 'cost', 'maxWaitMs', 'maxQueue', 'wait', 'signal', 'onWait', 'refundIf'] as const;
 
 /** @internal The validated call machinery behind `throttle` and `@rateLimited`. */
 export interface Caller<This, Args extends unknown[], R> {
@@ -83,7 +88,7 @@ export function createCaller<This, Args extends unknown[], R>(
   } else {
     limiter = createLimiter(rest as LimiterOptions);
   }
-  const { key = defaultKey, cost = 1, wait, maxWaitMs, signal, onWait, refundIf } = options;
+  const { key = defaultKey, cost = 1, wait, maxWaitMs, maxQueue, signal, onWait, refundIf } = options;
   if (typeof key !== 'string' && typeof key !== 'function') throw new ConfigError('key', 'a string or a function', key);
   if (typeof cost !== 'function') resolveAcquireOptions({ cost });
   if (wait !== undefined && typeof wait !== 'boolean') throw new ConfigError('wait', 'a boolean', wait);
@@ -92,11 +97,13 @@ export function createCaller<This, Args extends unknown[], R>(
   if (refundIf !== undefined && typeof refundIf !== 'function') throw new ConfigError('refundIf', 'a function', refundIf);
   const base = resolveAcquireOptions({
     ...(maxWaitMs !== undefined ? { maxWaitMs } : {}),
+    ...(maxQueue !== undefined ? { maxQueue } : {}),
     ...(signal !== undefined ? { signal } : {}),
     ...(onWait !== undefined ? { onWait } : {}),
   });
   const acquireBase = {
     maxWaitMs: wait === false ? 0 : base.maxWaitMs,
+    maxQueue: base.maxQueue,
     ...(base.signal ? { signal: base.signal } : {}),
     ...(base.onWait ? { onWait: base.onWait } : {}),
   };

@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isRateLimitError, type RateLimitError, rateLimitedFetch } from '@ratekeeper/core';
+import { pausedHosts } from '../../src/throttle/rate-limited-fetch';
+import { DAY_MS, MAX_TIMER_MS, timerDelays } from './helpers';
 
 // Real HTTP on 127.0.0.1; time is faked (Date and timers), I/O callbacks are not, so sockets still work.
 const T0 = 1_700_000_000_000;
@@ -9,6 +11,7 @@ beforeEach(() => {
   jest.useFakeTimers({ now: T0, doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
 });
 afterEach(() => {
+  jest.restoreAllMocks();
   jest.useRealTimers();
 });
 
@@ -175,7 +178,109 @@ describe('rateLimitedFetch', () => {
     expect(hits).toEqual([0]);
   });
 
+  it('caps a server-supplied pause at maxRetryAfterMs (default one day)', async () => {
+    const { url, hits } = await limitedServer(() => '2592000');
+    const waits: number[] = [];
+    const f = rateLimitedFetch({ perHost: { limit: 10, window: '1s' }, retries: 1, now: () => Date.now(), onWait: (ms) => waits.push(ms) });
+    const p = f(url);
+    await until(() => waits.length === 1);
+    expect(waits).toEqual([DAY_MS]);
+    await jest.advanceTimersByTimeAsync(DAY_MS - 1);
+    expect(hits).toEqual([0]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect((await p).status).toBe(200);
+    expect(hits).toEqual([0, DAY_MS]);
+  });
+
+  it('honours a 30-day Retry-After when maxRetryAfterMs allows it, sleeping in two slices', async () => {
+    const { url, hits } = await limitedServer(() => '2592000');
+    const waits: number[] = [];
+    const f = rateLimitedFetch({
+      perHost: { limit: 10, window: '1s' },
+      retries: 1,
+      maxRetryAfterMs: 40 * DAY_MS,
+      now: () => Date.now(),
+      onWait: (ms) => waits.push(ms),
+    });
+    const delays = timerDelays();
+    const p = f(url);
+    await until(() => waits.length === 1);
+    expect(waits).toEqual([30 * DAY_MS]);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(delays().every((ms) => ms <= MAX_TIMER_MS)).toBe(true);
+    await jest.advanceTimersByTimeAsync(30 * DAY_MS - 1001);
+    expect(hits).toEqual([0]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect((await p).status).toBe(200);
+    expect(hits).toEqual([0, 30 * DAY_MS]);
+    expect(delays()).toEqual([MAX_TIMER_MS, 30 * DAY_MS - MAX_TIMER_MS]);
+  });
+
+  it('maxWaitMs answers at once against a month-long pause: the 429 comes back, the next call is refused', async () => {
+    const { url, hits } = await limitedServer(() => '2592000');
+    const f = rateLimitedFetch({
+      perHost: { limit: 10, window: '1s' },
+      retries: 3,
+      maxWaitMs: 60_000,
+      maxRetryAfterMs: 40 * DAY_MS,
+      now: () => Date.now(),
+    });
+    expect((await f(url)).status).toBe(429);
+    const refused = (await f(url).catch((e: unknown) => e)) as RateLimitError;
+    expect(isRateLimitError(refused)).toBe(true);
+    expect(refused.retryAfterMs).toBe(30 * DAY_MS);
+    expect(jest.getTimerCount()).toBe(0);
+    expect(hits).toEqual([0]);
+  });
+
+  it('maxQueue bounds the line of each host: a request that finds it full is refused at once, other hosts carry on', async () => {
+    const sent: string[] = [];
+    const f = rateLimitedFetch({
+      perHost: { limit: 10, window: '1s' },
+      maxQueue: 2,
+      now: () => Date.now(),
+      fetch: async (input) => {
+        sent.push(String(input));
+        return new Response('ok');
+      },
+    });
+    f.pause('a.test', 5000);
+    const queued = [f('http://a.test/1'), f('http://a.test/2')];
+    const refused = (await f('http://a.test/3').catch((e: unknown) => e)) as RateLimitError;
+    expect(isRateLimitError(refused)).toBe(true);
+    expect((await f('http://b.test/1')).status).toBe(200);
+    await jest.advanceTimersByTimeAsync(5000);
+    await Promise.all(queued);
+    expect(sent).toEqual(['http://b.test/1', 'http://a.test/1', 'http://a.test/2']);
+  });
+
+  it('ended pauses are dropped at the next request, whatever its host', async () => {
+    const f = rateLimitedFetch({ perHost: { limit: 10, window: '1s' }, now: () => Date.now(), fetch: async () => new Response('ok') });
+    f.pause('a.test', 1000);
+    f.pause('b.test', 5000);
+    f.pause('c.test', 60_000);
+    expect(pausedHosts(f)).toBe(3);
+    await jest.advanceTimersByTimeAsync(5000);
+    await f('http://other.test/');
+    expect(pausedHosts(f)).toBe(1);
+    await jest.advanceTimersByTimeAsync(55_000);
+    await f('http://other.test/');
+    expect(pausedHosts(f)).toBe(0);
+  });
+
   it('validates options', () => {
+    for (const bad of [-1, Number.POSITIVE_INFINITY, Number.NaN, '60000']) {
+      expect(() => rateLimitedFetch({ perHost: { limit: 1, window: '1s' }, maxRetryAfterMs: bad as number })).toThrow(
+        expect.objectContaining({ code: 'ERR_RK_CONFIG', option: 'maxRetryAfterMs' }),
+      );
+    }
+    expect(() => rateLimitedFetch({ perHost: { limit: 1, window: '1s' }, maxRetryAfterMs: -1 })).toThrow(
+      'Expected `maxRetryAfterMs` to be a non-negative, finite number of milliseconds, got -1',
+    );
+    expect(() => rateLimitedFetch({ perHost: { limit: 1, window: '1s' }, maxQueue: 1.5 })).toThrow(
+      'Expected `maxQueue` to be a non-negative integer (or Infinity), got 1.5',
+    );
+
     expect(() => rateLimitedFetch({ perHost: { limit: 1, window: '1s' }, retries: -1 })).toThrow('`retries`');
     expect(() => rateLimitedFetch({ perHost: { limit: 0, window: '1s' } })).toThrow('rules[0].limit');
     expect(() => rateLimitedFetch({ perHost: { limit: 1, window: '1s' }, retry: 1 } as never)).toThrow('Unknown option `retry`');
