@@ -14,7 +14,8 @@ export type SuiteOptions = RateLimitOptions<HasHeaders>;
  * - `GET /ok` 200 `ok`, `GET /bad` 400, `GET /fail` 500, `GET /users/:id` 200
  * - `GET /abort` sends a 503 status line and part of a body, then waits for the client to go away
  * A fake auth step turns `Authorization: Bearer <plan>` into an `x-plan: <plan>` request header
- * before the limiters run.
+ * before the limiters run. An error that takes the framework's error path (`next(err)`, a hook's
+ * `done(err)`, a rejected middleware) is answered `500` with the text `error: <message>`.
  */
 export interface AppSetup {
   /** Limiters, applied in order. */

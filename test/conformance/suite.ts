@@ -1,7 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { type BoundStore, MemoryStore, type Store } from '@ratekeeper/core';
 import supertest from 'supertest';
-import type { AppSetup, Harness, RunningApp } from './harness';
+import type { AppSetup, Harness, RunningApp, SuiteOptions } from './harness';
+import { Thenable } from './thenable';
 
 /** An hour boundary, so window resets are round numbers in the expectations. */
 const T0 = 1_699_999_200_000;
@@ -23,6 +24,22 @@ function rateHeaders(headers: Record<string, unknown>): Record<string, unknown> 
   for (const h of RATE_HEADERS) if (headers[h] !== undefined) out[h] = headers[h];
   return out;
 }
+
+/** The `x-user` header of a request, for `key` and `user` functions. */
+const userHeader = (req: { headers: Record<string, unknown> }): string | undefined => req.headers['x-user'] as string | undefined;
+const ONE_PER_MINUTE = [{ limit: 1, window: '1m' }] as const;
+
+/**
+ * Each option that takes a function, returning a thenable that is not a native promise (as
+ * Bluebird or a query builder would), in a limiter of one request per minute.
+ */
+const THENABLE_OPTIONS: Array<[option: string, options: (value: <T>(v: T) => PromiseLike<T>) => SuiteOptions]> = [
+  ['key', (later) => ({ limit: 1, window: '1m', key: (req) => later(userHeader(req) ?? '') })],
+  ['user', (later) => ({ limit: 1, window: '1m', key: 'user', user: (req) => later(userHeader(req)) })],
+  ['rules', (later) => ({ rules: () => later([...ONE_PER_MINUTE]) })],
+  ['skip', (later) => ({ limit: 1, window: '1m', skip: () => later(false) })],
+  ['message', (later) => ({ limit: 1, window: '1m', message: () => later('slow down') })],
+];
 
 /** A store whose every call fails, to drive `onStoreError`. */
 class BrokenStore implements Store {
@@ -246,6 +263,45 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
       expect(await as(undefined, '203.0.113.1')).toBe(200);
       expect(await as(undefined, '203.0.113.1')).toBe(429);
       expect(await as(undefined, '203.0.113.3')).toBe(200);
+    });
+
+    /** Requests `/ok` as `user` (the `x-user` header) from `ip`; the status and body. */
+    async function visit(http: ReturnType<typeof supertest>, user: string, ip: string): Promise<[number, string]> {
+      const res = await http.get('/ok').set('X-Forwarded-For', ip).set('x-user', user);
+      return [res.status, res.text];
+    }
+
+    it.each(THENABLE_OPTIONS)('counts requests when %s returns a thenable that is not a Promise', async (option, options) => {
+      const http = await start({ limiters: [{ ...options(Thenable.resolve), now }] });
+      const limited = option === 'message' ? 'slow down' : 'Too many requests, please try again later.';
+      // alice and bob come from different addresses: a different bucket whether the key is the user or the address.
+      expect(await visit(http, 'alice', '203.0.113.1')).toEqual([200, 'ok']);
+      expect(await visit(http, 'alice', '203.0.113.1')).toEqual([429, limited]);
+      expect(await visit(http, 'alice', '203.0.113.1')).toEqual([429, limited]);
+      expect(await visit(http, 'bob', '203.0.113.2')).toEqual([200, 'ok']);
+    });
+
+    it.each(THENABLE_OPTIONS)('takes the error path when the thenable %s returns rejects', async (option, options) => {
+      const http = await start({ limiters: [{ ...options(() => Thenable.reject(new Error('lookup failed'))), now }] });
+      // `message` only runs for a limited request: the first one passes.
+      if (option === 'message') expect(await visit(http, 'alice', '203.0.113.1')).toEqual([200, 'ok']);
+      expect(await visit(http, 'alice', '203.0.113.1')).toEqual([500, 'error: lookup failed']);
+      expect(await visit(http, 'alice', '203.0.113.1')).toEqual([500, 'error: lookup failed']);
+    });
+
+    // Only a non-empty string is a user id: `u:null` or `u:42` would put unrelated clients in one bucket.
+    it.each<[string, () => unknown]>([
+      ['null', () => null],
+      ['an object', () => ({})],
+      ['a number', () => 42],
+      ["''", () => ''],
+      ['undefined', () => undefined],
+      ['a thenable of null', () => Thenable.resolve(null)],
+    ])('keys by address when user() returns %s', async (_label, user) => {
+      // A wrong type on purpose: JavaScript callers and loosely typed user objects can return anything.
+      const http = await start({ limiters: [{ limit: 1, window: '1m', now, key: 'user', user: user as never }] });
+      expect(await statuses(http, 2, '/ok', '203.0.113.1')).toEqual([200, 429]);
+      expect(await statuses(http, 2, '/ok', '203.0.113.2')).toEqual([200, 429]);
     });
 
     it('keys by route pattern: distinct raw paths share one bucket and add no keys', async () => {

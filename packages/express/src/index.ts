@@ -26,8 +26,8 @@ const adapter: HttpAdapter<Request> = {
 
 /**
  * Express (4 and 5) rate-limit middleware, for the whole app or a single route. The decision is
- * on `req.rateLimit`. Errors from `key`, `rules` or `skip` functions, and store failures the
- * `onStoreError` policy did not absorb, go to `next(err)`.
+ * on `req.rateLimit`. Errors from `key`, `user`, `rules`, `skip` or `message` functions (thrown
+ * or rejected), and store failures the `onStoreError` policy did not absorb, go to `next(err)`.
  * @example
  * app.use(rateLimit({ limit: 100, window: '15m' }));
  * app.post('/login', rateLimit({ limit: 5, window: '1m', key: ['ip', 'route'] }), login);
@@ -36,7 +36,8 @@ export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
   const limiter = createHttpLimiter(options, adapter);
   return function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
     const out = limiter.handle(req, req, res);
-    // The memory store answers in the same tick: no promise hop for the common case.
+    // The memory store answers in the same tick: no promise hop for the common case. Anything
+    // asynchronous is a native Promise (the pipeline adopts thenables), so this one test suffices.
     if (out instanceof Promise) out.then((o) => apply(req, res, next, o), next);
     else apply(req, res, next, out);
   };

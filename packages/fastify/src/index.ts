@@ -74,6 +74,7 @@ function hookFor(limiter: HttpLimiter<FastifyRequest>, only404: boolean): Hook {
   return function rateLimitHook(request, reply, done) {
     if (only404 && !request.is404) return done();
     const out = limiter.handle(request, request.raw, reply.raw);
+    // Anything asynchronous is a native Promise (the pipeline adopts thenables): this one test suffices.
     if (out instanceof Promise) out.then((o) => apply(request, reply, done, o), done);
     else apply(request, reply, done, out);
   };

@@ -40,7 +40,8 @@ export function rateLimit(options: KoaRateLimitOptions): Middleware {
   const limiter = createHttpLimiter(options, adapter);
   return function rateLimitMiddleware(ctx: Context, next: Next): Promise<void> {
     const out = limiter.handle(ctx, ctx.req, ctx.res);
-    // The memory store answers in the same tick: no promise hop for the common case.
+    // The memory store answers in the same tick: no promise hop for the common case. Anything
+    // asynchronous is a native Promise (the pipeline adopts thenables), so this one test suffices.
     if (out instanceof Promise) return out.then((o) => apply(ctx, next, o));
     return apply(ctx, next, out);
   };

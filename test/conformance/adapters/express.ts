@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { rateLimit } from '@ratekeeper/express';
-import express, { type Express, type Request, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import { type AppSetup, abortTracker, fakeAuth, type Harness, type RunningApp } from '../harness';
 
 /** The harness for one Express major: `createApp` is that version's `express()`. */
@@ -36,6 +36,10 @@ async function start(createApp: () => Express, setup: AppSetup): Promise<Running
     res.writeHead(503, { 'Content-Type': 'text/plain' });
     res.write('partial');
   });
+  const onError: ErrorRequestHandler = (err: Error, _req, res, _next) => {
+    res.status(500).send(`error: ${err.message}`);
+  };
+  app.use(onError);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -7,6 +7,7 @@ export const fastifyHarness: Harness = {
   async start(setup: AppSetup): Promise<RunningApp> {
     const app = Fastify({ trustProxy: setup.trustProxy ?? true });
     const abort = abortTracker();
+    app.setErrorHandler((error: Error, _request, reply) => reply.code(500).send(`error: ${error.message}`));
     app.addHook('onRequest', (request, _reply, done) => {
       fakeAuth(request.headers);
       done();

@@ -13,6 +13,14 @@ async function start(App: new () => Koa, setup: AppSetup): Promise<RunningApp> {
   const app = new App();
   app.proxy = setup.trustProxy ?? true;
   const abort = abortTracker();
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      ctx.status = 500;
+      ctx.body = `error: ${(error as Error).message}`;
+    }
+  });
   app.use((ctx, next) => {
     fakeAuth(ctx.req.headers);
     return next();

@@ -20,20 +20,15 @@ export function serializeBody(value: unknown): LimitedBody {
   return { body: JSON.stringify(value), contentType: JSON_TYPE };
 }
 
-/** @internal A static body is serialised once; a function runs per limited request. */
-export type BodyFactory<Req> = LimitedBody | ((req: Req, decision: Decision) => LimitedBody | Promise<LimitedBody>);
+/**
+ * @internal A static body is serialised once; a function runs per limited request, and the
+ * pipeline awaits what it returns (a thenable included) and serialises that.
+ */
+export type BodyFactory<Req> = LimitedBody | ((req: Req, decision: Decision) => unknown);
 
 /** @internal Validates `message` once. */
 export function compileMessage<Req>(message: unknown): BodyFactory<Req> {
-  if (typeof message === 'function') {
-    const fn = message as (req: Req, decision: Decision) => unknown;
-    return (req, decision) => {
-      const v = fn(req, decision);
-      return typeof (v as Promise<unknown> | undefined)?.then === 'function'
-        ? (v as Promise<unknown>).then(serializeBody)
-        : serializeBody(v);
-    };
-  }
+  if (typeof message === 'function') return message as (req: Req, decision: Decision) => unknown;
   if (message === undefined || typeof message === 'string' || (typeof message === 'object' && message !== null))
     return serializeBody(message);
   throw new ConfigError('message', 'a string, an object or a function', message);

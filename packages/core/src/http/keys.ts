@@ -3,12 +3,13 @@ import type { KeyPart } from './options';
 
 /**
  * @internal A compiled key builder, given what the pipeline already read: the request, the
- * normalised client address and `METHOD /route/:pattern` (undefined when no route matched, or
- * when the key does not use it). Positional so the hot path allocates nothing. May be async only
- * when the user's function is.
+ * normalised client address, `METHOD /route/:pattern` (undefined when no route matched, or when
+ * the key does not use it) and what `user()` returned, already awaited (undefined when the key
+ * does not use it). Positional so the hot path allocates nothing. Only a `key` function can make
+ * it asynchronous, and the pipeline adopts what that returns.
  */
-export type KeyBuilder<Req> = (req: Req, ip: string, route: string | undefined) => string | Promise<string>;
-type PartGetter<Req> = (req: Req, ip: string, route: string | undefined) => string;
+export type KeyBuilder<Req> = (req: Req, ip: string, route: string | undefined, user: unknown) => string | PromiseLike<string>;
+type PartGetter<Req> = (req: Req, ip: string, route: string | undefined, user: unknown) => string;
 
 /** Route key for requests that matched no route: every unmatched path shares it. */
 export const UNMATCHED_ROUTE = '(unmatched)';
@@ -16,13 +17,22 @@ export const UNMATCHED_ROUTE = '(unmatched)';
 const PARTS: readonly KeyPart[] = ['ip', 'user', 'route'];
 
 /**
+ * A user id is a non-empty string. Anything else `user()` gives (undefined, null, '', a number, an
+ * object) is an anonymous request, limited by its address: `u:null` or `u:[object Object]` would
+ * put unrelated clients in one bucket.
+ */
+function userPart(_req: unknown, ip: string, _route: string | undefined, id: unknown): string {
+  return typeof id === 'string' && id !== '' ? `u:${id}` : ip;
+}
+
+/**
  * Compiles the `key` option once. Parts are joined with `|`; a user id is prefixed `u:` so it can
  * never collide with an address. Route parts use the route pattern, never the raw path.
  */
-export function compileKey<Req>(key: unknown, user: ((req: Req) => string | undefined) | undefined): KeyBuilder<Req> {
+export function compileKey<Req>(key: unknown, user: ((req: Req) => unknown) | undefined): KeyBuilder<Req> {
   if (key === undefined || key === 'ip') return (_req, ip) => ip;
   if (typeof key === 'function') {
-    const fn = key as (req: Req) => string | Promise<string>;
+    const fn = key as (req: Req) => string | PromiseLike<string>;
     return (req) => fn(req);
   }
   const parts = typeof key === 'string' ? [key] : key;
@@ -34,17 +44,13 @@ export function compileKey<Req>(key: unknown, user: ((req: Req) => string | unde
   const getters = (parts as KeyPart[]).map((p): PartGetter<Req> => {
     if (p === 'ip') return (_req, ip) => ip;
     if (p === 'route') return (_req, _ip, route) => route ?? UNMATCHED_ROUTE;
-    const u = user as (req: Req) => string | undefined;
-    return (req, ip) => {
-      const id = u(req);
-      return id === undefined || id === '' ? ip : `u:${id}`;
-    };
+    return userPart;
   });
   const first = getters[0] as PartGetter<Req>;
   if (getters.length === 1) return first;
-  return (req, ip, route) => {
-    let out = first(req, ip, route);
-    for (let n = 1; n < getters.length; n++) out += `|${(getters[n] as PartGetter<Req>)(req, ip, route)}`;
+  return (req, ip, route, id) => {
+    let out = first(req, ip, route, id);
+    for (let n = 1; n < getters.length; n++) out += `|${(getters[n] as PartGetter<Req>)(req, ip, route, id)}`;
     return out;
   };
 }
@@ -53,6 +59,11 @@ export function compileKey<Req>(key: unknown, user: ((req: Req) => string | unde
 export function keyNeedsIp(key: unknown): boolean {
   if (key === undefined || key === 'ip' || key === 'user') return true;
   return Array.isArray(key) && (key.includes('ip') || key.includes('user'));
+}
+
+/** @internal Whether the key needs the user id (`user()` is then called once per request). */
+export function keyNeedsUser(key: unknown): boolean {
+  return key === 'user' || (Array.isArray(key) && key.includes('user'));
 }
 
 /** @internal Whether the key needs the route pattern. */

@@ -20,29 +20,37 @@ export interface RateLimitLogger {
 export interface RateLimitOptions<Req = unknown> extends Pick<LimiterOptions, (typeof SHARED_LIMITER_OPTIONS)[number]> {
   /**
    * Several rules checked all-or-nothing, or a function choosing them per request (tiered plans).
-   * One limiter is built per distinct rule set and reused, so return the same array objects.
+   * One limiter is built per distinct rule set and reused, so return the same array objects. The
+   * function may return a promise or any thenable.
    */
-  rules?: readonly Rule[] | ((req: Req) => readonly Rule[] | Promise<readonly Rule[]>);
+  rules?: readonly Rule[] | ((req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>);
   /**
    * What one bucket is: the client address, the user, the route pattern, a combination, or your
-   * own function. @default 'ip'
+   * own function (which may return a promise or any thenable). @default 'ip'
    */
-  key?: KeyPart | readonly KeyPart[] | ((req: Req) => string | Promise<string>);
-  /** What `'user'` means; requests for which it returns `undefined` are limited by IP. */
-  user?: (req: Req) => string | undefined;
+  key?: KeyPart | readonly KeyPart[] | ((req: Req) => string | PromiseLike<string>);
+  /**
+   * What `'user'` means: the user id, as a non-empty string (or a promise or thenable of one).
+   * Anything else (`undefined`, `null`, `''`, a number, an object) means an anonymous request,
+   * limited by IP; turn numeric ids into strings yourself.
+   */
+  user?: (req: Req) => string | null | undefined | PromiseLike<string | null | undefined>;
   /** IPv6 clients share a bucket per prefix of this length; `false`: per address. @default 56 */
   ipv6Subnet?: number | false;
   /** Header families to send, or `false` for none (then no `Retry-After` either). @default ['legacy', 'draft-8'] */
   headers?: HeaderFormat | readonly HeaderFormat[] | false;
-  /** Requests for which this returns true are not counted and get no headers. */
-  skip?: (req: Req) => boolean | Promise<boolean>;
+  /** Requests for which this returns true (or a promise or thenable of true) are not counted and get no headers. */
+  skip?: (req: Req) => boolean | PromiseLike<boolean>;
   /** Addresses or CIDR ranges never limited, or a predicate. */
   allowList?: readonly string[] | ((req: Req) => boolean);
   /** Whether a finished response counts; rejected ones are refunded. @default status < 500 */
   countResponse?: (statusCode: number) => boolean;
   /** Status of the limited response. @default 429 */
   statusCode?: number;
-  /** Body of the limited response: text, a JSON value, or a function of the request and decision. @default 'Too many requests, please try again later.' */
+  /**
+   * Body of the limited response: text, a JSON value, or a function of the request and decision
+   * returning either (or a promise or thenable of either). @default 'Too many requests, please try again later.'
+   */
   message?: string | object | ((req: Req, decision: Decision) => unknown);
   /** Called for every request over the limit (also in `dryRun`). */
   onLimited?: (req: Req, decision: Decision) => void;

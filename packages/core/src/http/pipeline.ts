@@ -5,10 +5,10 @@ import { CONSUME_NOW, createLimiter, type Limiter, type LimiterOptions } from '.
 import type { Rule } from '../rules';
 import { MemoryStore } from '../stores/memory';
 import type { Store } from '../stores/types';
-import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode } from './body';
+import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode, serializeBody } from './body';
 import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, writeHeaders } from './headers';
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
-import { compileKey, type KeyBuilder, keyNeedsIp, keyNeedsRoute } from './keys';
+import { compileKey, type KeyBuilder, keyNeedsIp, keyNeedsRoute, keyNeedsUser } from './keys';
 import { checkOptionNames, optionalFunction, type RateLimitLogger, type RateLimitOptions, RULE_FIELDS, STORE_OPTIONS } from './options';
 
 /**
@@ -82,8 +82,18 @@ function hasForwardedFor(raw: IncomingMessage): boolean {
   return false;
 }
 
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as Promise<T> | undefined)?.then === 'function';
+/** A native promise, or any other object with a `then` method (Bluebird, a query builder). */
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as PromiseLike<T> | null | undefined)?.then === 'function';
+}
+
+/**
+ * Continues once a thenable settles. `Promise.resolve` adopts any thenable into a native promise
+ * (and hands a native one back as it is), so every asynchronous answer of `handle` is a native
+ * Promise: the one form adapters test for, with `instanceof Promise`.
+ */
+function after<T, U>(thenable: PromiseLike<T>, next: (value: T) => Step<U>): Promise<U> {
+  return Promise.resolve(thenable).then(next);
 }
 
 /**
@@ -95,14 +105,16 @@ export class HttpLimiter<Req> {
   readonly #adapter: HttpAdapter<Req>;
   readonly #limiterOptions: Omit<LimiterOptions, 'rules'>;
   readonly #static: Entry | undefined;
-  readonly #rulesFn: ((req: Req) => readonly Rule[] | Promise<readonly Rule[]>) | undefined;
+  readonly #rulesFn: ((req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>) | undefined;
   readonly #byArray = new WeakMap<readonly Rule[], Entry>();
   readonly #bySignature = new Map<string, Entry>();
   readonly #key: KeyBuilder<Req>;
+  /** The `user` option when the key uses it, else undefined (not called). */
+  readonly #user: ((req: Req) => unknown) | undefined;
   readonly #needsIp: boolean;
   readonly #needsRoute: boolean;
   readonly #ipv6Subnet: number | false;
-  readonly #skip: ((req: Req) => boolean | Promise<boolean>) | undefined;
+  readonly #skip: ((req: Req) => boolean | PromiseLike<boolean>) | undefined;
   readonly #allowIp: ((ip: string | undefined) => boolean) | undefined;
   readonly #allowFn: ((req: Req) => boolean) | undefined;
   readonly #count: ((status: number) => boolean) | undefined;
@@ -141,8 +153,9 @@ export class HttpLimiter<Req> {
       this.#static = this.#entry(createLimiter(shape as LimiterOptions));
     }
 
-    const user = optionalFunction<(req: Req) => string | undefined>(o, 'user');
+    const user = optionalFunction<(req: Req) => unknown>(o, 'user');
     this.#key = compileKey(options.key, user);
+    this.#user = keyNeedsUser(options.key) ? user : undefined;
     this.#needsIp = keyNeedsIp(options.key) || options.allowList !== undefined;
     this.#needsRoute = keyNeedsRoute(options.key);
     this.#ipv6Subnet = resolveIpv6Subnet(options.ipv6Subnet);
@@ -203,9 +216,12 @@ export class HttpLimiter<Req> {
 
   /**
    * Runs the pipeline for one request. Answers synchronously when nothing on the way is
-   * asynchronous (memory store, plain functions), else with a promise; never throws. `undefined`
-   * means the request is not counted (skipped, allow-listed, or already counted by this limiter).
-   * A promise rejects when a key/rules/skip function throws or the store fails in a way the
+   * asynchronous (memory store, plain functions), else with a native `Promise`; never throws.
+   * The result is either the outcome itself or a native Promise of it, never any other thenable:
+   * a thenable that `key`, `user`, `rules`, `skip` or `message` returns (Bluebird, a query builder)
+   * is adopted here, so an adapter's one `instanceof Promise` test is enough. `undefined` means the
+   * request is not counted (skipped, allow-listed, or already counted by this limiter). The promise
+   * rejects when one of those functions throws or rejects, or the store fails in a way the
    * `onStoreError` policy did not handle.
    */
   handle(req: Req, raw: IncomingMessage, res: ServerResponse): Step<HttpOutcome | undefined> {
@@ -222,9 +238,9 @@ export class HttpLimiter<Req> {
       if (this.#checkProxy) this.#warnProxy(req, raw);
       if (this.#skip !== undefined) {
         const skipped = this.#skip(req);
-        if (isPromise(skipped)) {
+        if (isThenable(skipped)) {
           const m = mark;
-          return skipped.then((s) => (s === true ? undefined : this.#identify(req, res, m)));
+          return after(skipped, (s) => (s === true ? undefined : this.#identify(req, res, m)));
         }
         if (skipped === true) return undefined;
       }
@@ -242,8 +258,16 @@ export class HttpLimiter<Req> {
       ip = normalizeIp(rawIp, this.#ipv6Subnet);
     }
     if (this.#allowFn?.(req)) return undefined;
-    const key = this.#key(req, ip, this.#needsRoute ? this.#adapter.route(req) : undefined);
-    if (isPromise(key)) return key.then((k) => this.#rulesFor(req, res, mark, k));
+    const route = this.#needsRoute ? this.#adapter.route(req) : undefined;
+    // The user id is read here, like the address and the route, so that a thenable is awaited in this one place.
+    const user = this.#user?.(req);
+    if (isThenable(user)) return after(user, (u) => this.#keyFor(req, res, mark, ip, route, u));
+    return this.#keyFor(req, res, mark, ip, route, user);
+  }
+
+  #keyFor(req: Req, res: ServerResponse, mark: RequestMark, ip: string, route: string | undefined, user: unknown): Step<HttpOutcome> {
+    const key = this.#key(req, ip, route, user);
+    if (isThenable(key)) return after(key, (k) => this.#rulesFor(req, res, mark, k));
     return this.#rulesFor(req, res, mark, key);
   }
 
@@ -251,15 +275,15 @@ export class HttpLimiter<Req> {
     if (typeof key !== 'string') throw new ConfigError('key', 'a function returning a string', key);
     const entry = this.#static;
     if (entry !== undefined) return this.#consume(req, res, mark, key, entry);
-    const rules = (this.#rulesFn as (req: Req) => readonly Rule[] | Promise<readonly Rule[]>)(req);
-    if (isPromise(rules)) return rules.then((r) => this.#consume(req, res, mark, key, this.#entryFor(r)));
+    const rules = (this.#rulesFn as (req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>)(req);
+    if (isThenable(rules)) return after(rules, (r) => this.#consume(req, res, mark, key, this.#entryFor(r)));
     return this.#consume(req, res, mark, key, this.#entryFor(rules));
   }
 
   #consume(req: Req, res: ServerResponse, mark: RequestMark, key: string, entry: Entry): Step<HttpOutcome> {
     // Every limiter here comes from createLimiter, which can decide without a promise.
     const decision = (entry.limiter as Limiter & DecidesNow)[CONSUME_NOW](key, 1);
-    if (isPromise(decision)) return decision.then((d) => this.#respond(req, res, mark, key, entry, d));
+    if (isThenable(decision)) return after(decision, (d) => this.#respond(req, res, mark, key, entry, d));
     return this.#respond(req, res, mark, key, entry, decision);
   }
 
@@ -288,9 +312,12 @@ export class HttpLimiter<Req> {
     }
     this.#onLimited?.(req, decision);
     if (!blocked) return { decision, headers, blocked: false, statusCode: this.#statusCode, body: undefined };
-    const body = typeof this.#message === 'function' ? this.#message(req, decision) : this.#message;
-    if (isPromise(body)) return body.then((b) => ({ decision, headers, blocked: true, statusCode: this.#statusCode, body: b }));
-    return { decision, headers, blocked: true, statusCode: this.#statusCode, body };
+    const message = this.#message;
+    if (typeof message !== 'function') return { decision, headers, blocked: true, statusCode: this.#statusCode, body: message };
+    const value = message(req, decision);
+    if (isThenable(value))
+      return after(value, (v) => ({ decision, headers, blocked: true, statusCode: this.#statusCode, body: serializeBody(v) }));
+    return { decision, headers, blocked: true, statusCode: this.#statusCode, body: serializeBody(value) };
   }
 
   /**

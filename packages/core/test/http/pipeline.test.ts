@@ -8,6 +8,7 @@ import {
   type RateLimitOptions,
   type Rule,
 } from '@ratekeeper/core';
+import { Thenable } from '../../../../test/conformance/thenable';
 
 interface FakeReq {
   ip: string | undefined;
@@ -192,6 +193,48 @@ describe('HttpLimiter.handle', () => {
     expect(out?.statusCode).toBe(429);
     expect(out?.body).toEqual({ body: 'Too many requests, please try again later.', contentType: 'text/plain; charset=utf-8' });
   });
+
+  // Adapters test `instanceof Promise` only: any other thenable must never reach them.
+  it.each<[string, RateLimitOptions<FakeReq>]>([
+    ['key', { limit: 1, window: '1m', key: () => Thenable.resolve('k') }],
+    ['user', { limit: 1, window: '1m', key: 'user', user: () => Thenable.resolve('alice') }],
+    ['rules', { rules: () => Thenable.resolve([{ limit: 1, window: '1m' }]) }],
+    ['skip', { limit: 1, window: '1m', skip: () => Thenable.resolve(false) }],
+    ['message', { limit: 1, window: '1m', message: () => Thenable.resolve({ error: 'slow down' }) }],
+  ])('adopts a thenable from %s: handle answers with a native Promise', async (option, options) => {
+    const limiter = createHttpLimiter<FakeReq>({ ...options, now: () => 0 }, adapter);
+    const a = req();
+    const first = limiter.handle(a.req, a.raw, a.res);
+    // `message` only runs for a limited request; the first one is decided synchronously.
+    if (option !== 'message') expect(first).toBeInstanceOf(Promise);
+    expect((await first)?.decision.allowed).toBe(true);
+    const b = req();
+    const second = limiter.handle(b.req, b.raw, b.res);
+    expect(second).toBeInstanceOf(Promise);
+    const out = await second;
+    expect(out?.blocked).toBe(true);
+    expect(out?.body).toEqual(
+      option === 'message'
+        ? { body: '{"error":"slow down"}', contentType: 'application/json; charset=utf-8' }
+        : { body: 'Too many requests, please try again later.', contentType: 'text/plain; charset=utf-8' },
+    );
+  });
+
+  it.each(['key', 'user', 'rules', 'skip', 'message'])(
+    'rejects its native Promise when the thenable %s returns rejects',
+    async (option) => {
+      const failing = () => Thenable.reject(new Error(`${option} failed`));
+      const options: RateLimitOptions<FakeReq> =
+        option === 'rules' ? { rules: failing } : { limit: 1, window: '1m', key: option === 'user' ? 'user' : 'ip', [option]: failing };
+      const limiter = createHttpLimiter<FakeReq>({ ...options, now: () => 0 }, adapter);
+      const a = req();
+      if (option === 'message') await limiter.handle(a.req, a.raw, a.res);
+      const b = req();
+      const out = limiter.handle(b.req, b.raw, b.res);
+      expect(out).toBeInstanceOf(Promise);
+      await expect(out).rejects.toThrow(`${option} failed`);
+    },
+  );
 
   it('passes through (allowed, no refund) when the store fails and the policy allows', async () => {
     const store = {
