@@ -44,18 +44,30 @@ export class StoreGuard {
   readonly #health: StoreHealth;
   readonly #o: GuardOptions;
   #seenRecoveries: number;
+  /** The outage this limiter last reported: each one reaches `onError` at least once. */
+  #seenOutages: number;
 
   constructor(bound: BoundStore, health: StoreHealth | undefined, options: GuardOptions) {
     this.#bound = bound;
     this.#health = health ?? new StoreHealth();
     this.#o = options;
     this.#seenRecoveries = this.#health.recoveries;
+    this.#seenOutages = this.#health.outages;
   }
 
   /** Decides synchronously when the store answers synchronously (memory store): no promise hop. */
   run(op: Op, key: string, cost: number, now: number): Decision | Promise<Decision> {
     const route = this.#health.route(now);
-    if (route === 'policy') return this.#degraded(op, key, cost, now, undefined);
+    if (route === 'policy') {
+      // Down without a failed call of this limiter (the connection dropped, another limiter's call
+      // failed): this limiter's onError still hears of the outage, once.
+      let error: StoreError | undefined;
+      if (this.#seenOutages !== this.#health.outages) {
+        this.#seenOutages = this.#health.outages;
+        error = this.report(new StoreError(op, this.#unavailable(), { cause: this.#health.lastError }), op, true);
+      }
+      return this.#degraded(op, key, cost, now, error);
+    }
     const probe = route === 'probe';
     let raw: RawResult | Promise<RawResult>;
     try {
@@ -139,7 +151,10 @@ export class StoreGuard {
       let late = false;
       const timer = setTimeout(() => {
         late = true;
-        reject(new StoreError(op, `Store ${op} did not answer within ${ms} ms`, { timedOut: true }));
+        // The connection's latest error (e.g. WRONGPASS) says why, where a bare timeout would not.
+        const cause = this.#health.lastError;
+        const why = cause instanceof Error ? ` (last store error: ${cause.message})` : '';
+        reject(new StoreError(op, `Store ${op} did not answer within ${ms} ms${why}`, { cause, timedOut: true }));
       }, ms);
       timer.unref?.();
       pending.then(
@@ -184,6 +199,7 @@ export class StoreGuard {
       return error;
     }
     this.#health.failed(error, now, this.#o.retryMs, probe);
+    this.#seenOutages = this.#health.outages;
     // A probe that timed out is still on its way: no second one until it settles.
     if (probe && error.timedOut) this.#health.probeStillPending();
     return error;
@@ -199,8 +215,9 @@ export class StoreGuard {
 
   #unavailable(): string {
     const last = this.#health.lastError;
-    const why = last instanceof Error ? `: ${last.message}` : '';
-    return `Store unavailable (waiting for it to answer again after a failure${why})`;
+    const why = last instanceof Error ? `; last error: ${last.message}` : '';
+    const state = this.#health.connected ? 'waiting for it to answer again after a failure' : 'its connection is not ready';
+    return `Store unavailable (${state}${why})`;
   }
 
   /** Reports a failure and answers by the `onStoreError` policy or the insurance store. */
@@ -219,8 +236,8 @@ export class StoreGuard {
     return policyDecision(this.#o.rules, this.#o.policy === 'allow', now, error);
   }
 
-  /** Wraps `cause` as a StoreError and hands it to `onError` (or warns once per outage). */
-  report(cause: unknown, op: StoreError['operation'] = 'consume'): StoreError {
+  /** Wraps `cause` as a StoreError and hands it to `onError`; without one, `warn` emits a process warning (once per outage). */
+  report(cause: unknown, op: StoreError['operation'] = 'consume', warn = !this.#health.down): StoreError {
     const error = isStoreError(cause)
       ? cause
       : new StoreError(op, `Store ${op} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
@@ -230,7 +247,7 @@ export class StoreGuard {
       } catch {
         // A throwing hook must not turn a handled store failure into a failed request.
       }
-    } else if (!this.#health.down) {
+    } else if (warn) {
       process.emitWarning(`ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`, {
         code: error.code,
       });

@@ -17,6 +17,7 @@ export class StoreHealth {
   #probing = false;
   #retryAt = 0;
   #recoveries = 0;
+  #outages = 0;
   #lastError: unknown;
   #connected: () => boolean;
 
@@ -33,6 +34,16 @@ export class StoreHealth {
   /** How many times the store came back; limiters compare it with what they saw to report recovery once. */
   get recoveries(): number {
     return this.#recoveries;
+  }
+
+  /** How many times the store went down; limiters compare it with what they saw to report each outage once. */
+  get outages(): number {
+    return this.#outages;
+  }
+
+  /** Whether the store's connection can send now. */
+  get connected(): boolean {
+    return this.#connected();
   }
 
   /** The latest error the store's connection reported (e.g. WRONGPASS), for messages while down. */
@@ -63,10 +74,12 @@ export class StoreHealth {
    */
   failed(error: unknown, nowMs: number, retryAfterMs: number, wasProbe: boolean): boolean {
     if (wasProbe) this.#probing = false;
-    this.#lastError = error;
+    // A timeout says nothing new about why: keep the connection's own error (e.g. WRONGPASS).
+    if (!isTimeout(error)) this.#lastError = error instanceof Error && error.cause !== undefined ? error.cause : error;
     this.#retryAt = nowMs + retryAfterMs;
     if (this.#down) return false;
     this.#down = true;
+    this.#outages++;
     return true;
   }
 
@@ -91,13 +104,19 @@ export class StoreHealth {
   /** The connection dropped or reported an error: down at once, before any call has to time out. */
   lost(error: unknown): void {
     this.#lastError = error;
+    if (this.#down) return;
     this.#down = true;
+    this.#outages++;
   }
 
   /** Records a connection error without changing the state (the connection may still recover by itself). */
   noteError(error: unknown): void {
     this.#lastError = error;
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { timedOut?: unknown }).timedOut === true;
 }
 
 const answered = new WeakSet<object>();

@@ -39,12 +39,26 @@ export function isReplaySafe(client: RedisClient): boolean {
 export function replaySafeConnection(client: RedisClient): { connection: RedisClient; owned: boolean } {
   if (isReplaySafe(client)) return { connection: client, owned: false };
   let connection: RedisClient;
+  // The duplicate stops reconnecting once its owner was closed: ioredis emits no 'end' for a client
+  // disconnected while it was reconnecting, and a duplicate retrying forever keeps the process alive.
+  const ownerClosed = (): boolean =>
+    client.status === 'end' || (client as unknown as { manuallyClosing?: boolean }).manuallyClosing === true;
   if (client.isCluster) {
     const o = (client as Cluster).options;
-    const override = { ...replaySafeClusterOptions, redisOptions: { ...o.redisOptions, autoResendUnfulfilledCommands: false } };
+    const retry = o.clusterRetryStrategy;
+    const override = {
+      ...replaySafeClusterOptions,
+      redisOptions: { ...o.redisOptions, autoResendUnfulfilledCommands: false },
+      clusterRetryStrategy: (times: number, reason?: Error) =>
+        ownerClosed() ? null : retry ? retry(times, reason) : Math.min(100 + times * 2, 2000),
+    };
     connection = (client as Cluster).duplicate(undefined, override as Parameters<Cluster['duplicate']>[1]);
   } else {
-    connection = (client as Redis).duplicate({ ...replaySafeRedisOptions });
+    const retry = (client as Redis).options.retryStrategy;
+    connection = (client as Redis).duplicate({
+      ...replaySafeRedisOptions,
+      retryStrategy: (times: number) => (ownerClosed() ? null : retry ? retry(times) : Math.min(times * 50, 2000)),
+    });
   }
   client.once('end', () => connection.disconnect());
   return { connection, owned: true };

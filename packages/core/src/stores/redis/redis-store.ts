@@ -3,11 +3,11 @@ import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, describe } from '../../errors/config-error';
 import { StoreError } from '../../errors/store-error';
 import type { ResolvedRule } from '../../rules';
-import { markAnswered, StoreHealth } from '../health';
+import { markAnswered, type StoreHealth } from '../health';
 import type { BindOptions, BoundStore, RawResult, Store } from '../types';
 import { BlockedCache } from './blocked-cache';
 import { isNoScript, isRedisClient, type RedisClient, replaySafeConnection, whenReady } from './client';
-import { warnIfEvicting } from './eviction-policy';
+import { connectionHealth } from './connection-health';
 import { escapeGlob, hashTag } from './keys';
 import { buildScript, type Operation, type ScriptClock } from './scripts/driver';
 import { SyncedClock } from './synced-clock';
@@ -88,7 +88,6 @@ export class RedisStore implements Store {
   readonly syncedClock: SyncedClock | undefined;
   /** @internal Shared by every limiter on this store: down while Redis fails, up the moment it is ready. */
   readonly health: StoreHealth;
-  readonly #listeners: [event: string, listener: (...args: unknown[]) => void][];
   /** How long a call waits for a usable connection. */
   readonly timeoutMs: number;
   readonly #cacheKeys: number;
@@ -124,28 +123,7 @@ export class RedisStore implements Store {
     this.syncedClock = clock === 'client' ? undefined : SyncedClock.acquire(connection);
     this.timeoutMs = timeoutMs;
     this.#cacheKeys = cacheKeys;
-    const health = new StoreHealth(() => connection.status === 'ready');
-    this.health = health;
-    // Connection events drive health: 'ready' makes the store usable at once (no timer), a closed
-    // connection makes every limiter answer by policy at once instead of each waiting timeoutMs.
-    // Listening to 'error' also keeps ioredis from printing "Unhandled error event" for a
-    // connection the app did not create; the error reaches onError as the cause instead.
-    let checked = false;
-    const onReady = (): void => {
-      health.up();
-      if (!checked) {
-        checked = true;
-        warnIfEvicting(connection);
-      }
-    };
-    this.#listeners = [
-      ['ready', onReady],
-      ['close', () => health.lost(health.lastError ?? new Error('Redis connection closed'))],
-      ['end', () => health.lost(new Error('Redis connection ended'))],
-      ['error', (error) => health.noteError(error)],
-    ];
-    for (const [event, listener] of this.#listeners) connection.on(event, listener);
-    if (connection.status === 'ready') onReady();
+    this.health = connectionHealth(connection);
   }
 
   /**
@@ -153,10 +131,7 @@ export class RedisStore implements Store {
    * own client is never closed).
    */
   async close(): Promise<void> {
-    if (!this.#closed) {
-      this.syncedClock?.release();
-      for (const [event, listener] of this.#listeners) this.client.off(event, listener);
-    }
+    if (!this.#closed) this.syncedClock?.release();
     this.#closed = true;
     const connection = this.client;
     if (!this.#owned || connection.status === 'end') return;

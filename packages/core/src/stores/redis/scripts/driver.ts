@@ -54,6 +54,17 @@ local function finish(out)
   if REPAIRED > 0 then out[#out + 1] = REPAIRED end
   return out
 end
+-- Drops the fields of windows that started before the given time, and fields that are no window
+-- start at all (a foreign hash, which a comparison with a number would fail on): reported once.
+local function hash_drop_before(k, before)
+  local foreign = false
+  for _, f in ipairs(call('HKEYS', k)) do
+    local t = tonumber(f)
+    if t == nil then foreign = true end
+    if t == nil or t < before then redis.call('HDEL', k, f) end
+  end
+  if foreign then REPAIRED = REPAIRED + 1 end
+end
 -- Both window twins count in a hash field per window and increment optimistically: a refusal by
 -- another rule takes the increment back (drops the field it created).
 local function hash_undo(k, cost, r, s)

@@ -36,11 +36,7 @@ local function fw_commit(k, now, cost, r, s)
     -- An older window's field can only still be here shortly after this window began: its key
     -- expired SLACK (+ clock error) after that window ended. Past that, HLEN is skipped, which saves
     -- a command per key and window; a field missed anyway would only cost memory (never read).
-    if now - s.start < 2 * SLACK + 1000 and call('HLEN', k) > 1 then
-      for _, f in ipairs(call('HKEYS', k)) do
-        if tonumber(f) < s.start then redis.call('HDEL', k, f) end
-      end
-    end
+    if now - s.start < 2 * SLACK + 1000 and call('HLEN', k) > 1 then hash_drop_before(k, s.start) end
     redis.call('PEXPIRE', k, fmt(s.start + r.w - now + SLACK))
   end
 end

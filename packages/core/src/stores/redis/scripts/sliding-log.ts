@@ -6,15 +6,21 @@
  * @internal
  */
 export const SLIDING_LOG_LUA = `
--- How many leading entries have aged out (t + W <= now).
+-- How many leading entries have aged out (t + W <= now). A list with an entry that is not a
+-- timestamp among them is foreign or corrupt: it is dropped (and reported) as a whole.
 local function sl_dead(k, now, W)
   local head = call('LINDEX', k, 0)
-  if not head or (tonumber(head) or 0) + W > now then return 0 end
+  if not head then return 0 end
+  local t = tonumber(head)
+  if t == nil then corrupt(k); return 0 end
+  if t + W > now then return 0 end
   local drop = 0
   while true do
     local chunk = call('LRANGE', k, drop, drop + 127)
     for j = 1, #chunk do
-      if (tonumber(chunk[j]) or 0) + W <= now then drop = drop + 1 else return drop end
+      t = tonumber(chunk[j])
+      if t == nil then corrupt(k); return 0 end
+      if t + W <= now then drop = drop + 1 else return drop end
     end
     if #chunk < 128 then return drop end
   end

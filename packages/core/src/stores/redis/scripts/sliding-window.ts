@@ -44,11 +44,7 @@ end
 
 local function sw_commit(k, now, cost, r, s)
   if s.new then
-    if call('HLEN', k) > 2 then
-      for _, f in ipairs(call('HKEYS', k)) do
-        if tonumber(f) < s.start - r.w then redis.call('HDEL', k, f) end
-      end
-    end
+    if call('HLEN', k) > 2 then hash_drop_before(k, s.start - r.w) end
     -- The current window still weighs on the next one.
     redis.call('PEXPIRE', k, fmt(s.start + 2 * r.w - now + SLACK))
   end
