@@ -1,3 +1,4 @@
+export type { Acquired, AcquireOptions } from './acquire/acquire';
 export type { Decision, RuleDecision } from './decision';
 export { type Duration, parseDuration } from './duration';
 export { ConfigError, isConfigError, rejectUnknownOptions } from './errors/config-error';
@@ -20,7 +21,6 @@ export {
 export { type Algorithm, type ResolvedRule, type Rule, resolveRule, resolveRules, SLIDING_LOG_MAX_LIMIT } from './rules';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
 export type { BoundStore, RawResult, Store } from './stores/types';
-export type { Acquired, AcquireOptions } from './throttle/acquire';
 export { allOf, anyOf, type CompositeDecision, type CompositeLimiter, type CompositeRefundOptions } from './throttle/compose';
 export { type RateLimitedDecorator, type RateLimitedOptions, rateLimited } from './throttle/rate-limited';
 export {

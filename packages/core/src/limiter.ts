@@ -1,3 +1,4 @@
+import { type Acquired, type AcquireOptions, acquire } from './acquire/acquire';
 import { monotonicNow } from './clock';
 import type { Decision } from './decision';
 import type { Duration } from './duration';
@@ -8,7 +9,6 @@ import { storageKey } from './storage-key';
 import { isPromise, StoreGuard } from './store-guard';
 import { MemoryStore } from './stores/memory';
 import type { Store } from './stores/types';
-import { type Acquired, type AcquireOptions, acquire } from './throttle/acquire';
 
 /** What to do when the store fails or exceeds `timeoutMs`. */
 export type StoreErrorPolicy = 'allow' | 'deny' | Store;

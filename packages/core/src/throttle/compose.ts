@@ -1,8 +1,8 @@
+import { type Acquired, type AcquireOptions, acquire } from '../acquire/acquire';
 import type { Decision, RuleDecision } from '../decision';
 import { ConfigError } from '../errors/config-error';
 import type { ConsumeOptions, Limiter, RefundOptions } from '../limiter';
 import type { ResolvedRule } from '../rules';
-import { type Acquired, type AcquireOptions, acquire } from './acquire';
 
 /** A decision of {@link allOf} / {@link anyOf}: the binding member's numbers, plus what each member said. */
 export interface CompositeDecision extends Decision {

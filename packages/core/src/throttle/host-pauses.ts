@@ -1,4 +1,4 @@
-import { MinHeap } from './min-heap';
+import { MinHeap } from '../acquire/min-heap';
 
 interface Expiry {
   readonly host: string;

@@ -1,9 +1,9 @@
+import { type AcquireSource, acquire, resolveAcquireOptions, waitDecision } from '../acquire/acquire';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import { isRateLimitError } from '../errors/rate-limit-error';
 import { createLimiter, type Limiter } from '../limiter';
 import type { Rule } from '../rules';
 import type { Store } from '../stores/types';
-import { type AcquireSource, acquire, resolveAcquireOptions, waitDecision } from './acquire';
 import { HostPauses } from './host-pauses';
 import { retryAfterFromHeaders } from './retry-after';
 

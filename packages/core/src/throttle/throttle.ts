@@ -1,7 +1,7 @@
+import { type Acquired, resolveAcquireOptions } from '../acquire/acquire';
 import type { Decision } from '../decision';
 import { ConfigError, describe } from '../errors/config-error';
 import { createLimiter, type Limiter, type LimiterOptions } from '../limiter';
-import { type Acquired, resolveAcquireOptions } from './acquire';
 
 /** How a throttled call waits, keys and refunds; shared by {@link throttle} and `@rateLimited`. */
 export interface ThrottleCallOptions<This, Args extends unknown[], R> {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isRateLimitError, type RateLimitError, rateLimitedFetch } from '@ratekeeper/core';
 import { pausedHosts } from '../../src/throttle/rate-limited-fetch';
-import { DAY_MS, MAX_TIMER_MS, timerDelays } from './helpers';
+import { DAY_MS, MAX_TIMER_MS, timerDelays } from '../helpers/counting-store';
 
 // Real HTTP on 127.0.0.1; time is faked (Date and timers), I/O callbacks are not, so sockets still work.
 const T0 = 1_700_000_000_000;

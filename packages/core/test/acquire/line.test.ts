@@ -1,4 +1,4 @@
-import { Line, type LineMember } from '../../src/throttle/line';
+import { Line, type LineMember } from '../../src/acquire/line';
 
 /** A member whose links count every read and write, so the test measures the work, not the time. */
 class Counted implements LineMember<Counted> {

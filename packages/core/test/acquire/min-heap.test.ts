@@ -1,4 +1,4 @@
-import { MinHeap } from '../../src/throttle/min-heap';
+import { MinHeap } from '../../src/acquire/min-heap';
 
 describe('MinHeap', () => {
   it('pops in key order and keeps order after retain', () => {

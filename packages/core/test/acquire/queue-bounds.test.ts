@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { createLimiter, isRateLimitError, RateLimitError, throttle } from '@ratekeeper/core';
-import { lineSize } from '../../src/throttle/acquire';
-import { countingStore } from './helpers';
+import { lineSize } from '../../src/acquire/acquire';
+import { countingStore } from '../helpers/counting-store';
 
 beforeEach(() => {
   jest.useFakeTimers({ now: 1_700_000_000_000 });

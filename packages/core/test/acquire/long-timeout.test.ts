@@ -1,5 +1,5 @@
-import { MAX_TIMEOUT_MS, setLongTimeout } from '../../src/throttle/long-timeout';
-import { timerDelays } from './helpers';
+import { MAX_TIMEOUT_MS, setLongTimeout } from '../../src/acquire/long-timeout';
+import { timerDelays } from '../helpers/counting-store';
 
 beforeEach(() => {
   jest.useFakeTimers({ now: 0 });

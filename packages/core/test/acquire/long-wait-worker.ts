@@ -1,7 +1,7 @@
 // Child process of long-waits-process.test.ts. Real timers, real Node: Jest's sandbox never sees the
 // process warnings Node's timers emit, so this process listens for them and reports on stdout.
 import { createLimiter } from '../../src/index';
-import { countingStore } from './helpers';
+import { countingStore } from '../helpers/counting-store';
 
 const warnings: string[] = [];
 process.on('warning', (w) => warnings.push(w.name));

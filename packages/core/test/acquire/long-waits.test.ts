@@ -1,5 +1,5 @@
 import { createLimiter, rateLimited, throttle } from '@ratekeeper/core';
-import { countingStore, DAY_MS, MAX_TIMER_MS, timerDelays } from './helpers';
+import { countingStore, DAY_MS, MAX_TIMER_MS, timerDelays } from '../helpers/counting-store';
 
 // Waits beyond a timer's range (2^31 − 1 ms, about 24.8 days): Node, and Jest's fake timers alike, clamp
 // a longer delay to 1 ms, so a single setTimeout would wake the waiter every millisecond to ask the store.
