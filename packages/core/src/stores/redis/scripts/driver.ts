@@ -54,6 +54,15 @@ local function finish(out)
   if REPAIRED > 0 then out[#out + 1] = REPAIRED end
   return out
 end
+-- A key's blockFor deadline (0: none). A value that is not a number is foreign: dropped, reported.
+local function blocked_until(k)
+  local b = k .. ':b'
+  local v = call('GET', b)
+  if not v then return 0 end
+  local t = tonumber(v)
+  if t == nil then corrupt(b); return 0 end
+  return t
+end
 -- Drops the fields of windows that started before the given time, and fields that are no window
 -- start at all (a foreign hash, which a comparison with a number would fail on): reported once.
 local function hash_drop_before(k, before)
@@ -86,7 +95,7 @@ local all = true
 for i = 1, n do
   local r, k = R[i], KEYS[i]
   local blk = 0
-  if r.bf > 0 then blk = tonumber(call('GET', k .. ':b') or '0') or 0 end
+  if r.bf > 0 then blk = blocked_until(k) end
   local s
   if blk > now then
     s = {blocked = true, ok = false, rem = 0, rst = blk - now, rty = blk - now}
@@ -124,7 +133,7 @@ local out = {now}
 for i = 1, #R do
   local r, k = R[i], KEYS[i]
   local blk = 0
-  if r.bf > 0 then blk = tonumber(call('GET', k .. ':b') or '0') or 0 end
+  if r.bf > 0 then blk = blocked_until(k) end
   local j = #out
   if blk > now then
     out[j + 1] = 0; out[j + 2] = 0; out[j + 3] = blk - now; out[j + 4] = blk - now
