@@ -138,11 +138,14 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
       expect(rateHeaders(third.headers)).toEqual({
         'x-ratelimit-limit': '2',
         'x-ratelimit-remaining': '0',
-        'x-ratelimit-reset': '1699999260',
+        // On a denial no reset field comes before Retry-After: a client waiting for "reset" is not
+        // refused again (the window's end, 1699999260, would be 30 s too early).
+        'x-ratelimit-reset': '1699999291',
         'ratelimit-policy': '"2-in-1min";q=2;w=60',
         ratelimit: '"2-in-1min";r=0;t=70',
         'retry-after': '70',
       });
+      expect(Number(third.headers['x-ratelimit-reset']) * 1000).toBeGreaterThanOrEqual(t + 70_000);
     });
 
     it('sends draft-6 headers byte-exact', async () => {
@@ -161,7 +164,7 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
         'ratelimit-policy': '2;w=60',
         'ratelimit-limit': '2',
         'ratelimit-remaining': '0',
-        'ratelimit-reset': '45',
+        'ratelimit-reset': '75',
         'retry-after': '75',
       });
     });
@@ -172,6 +175,14 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
       expect(rateHeaders((await http.get('/ok')).headers)).toEqual({
         'ratelimit-policy': '2;w=60',
         ratelimit: 'limit=2, remaining=1, reset=45',
+      });
+      await http.get('/ok');
+      const limited = await http.get('/ok');
+      expect(limited.status).toBe(429);
+      expect(rateHeaders(limited.headers)).toEqual({
+        'ratelimit-policy': '2;w=60',
+        ratelimit: 'limit=2, remaining=0, reset=75',
+        'retry-after': '75',
       });
     });
 

@@ -106,13 +106,20 @@ export function writeHeaders(
 ): void {
   const limit = `${decision.limit}`;
   const remaining = `${Math.max(0, Math.floor(decision.remaining))}`;
+  // A denied client that waits for "reset" must not be refused again: no reset field comes before
+  // Retry-After (a sliding window's end can: the previous window's weight still denies past it).
+  const denied = !decision.allowed && Number.isFinite(decision.retryAfterMs) && decision.retryAfterMs > decision.resetMs;
+  const resetMs = denied ? decision.retryAfterMs : Math.max(0, decision.resetMs);
   if (plan.legacy) {
     out['X-RateLimit-Limit'] = limit;
     out['X-RateLimit-Remaining'] = remaining;
-    out['X-RateLimit-Reset'] = `${Math.ceil((decision.at + Math.max(0, decision.resetMs)) / 1000)}`;
+    // Denied: whole seconds after the current second, so the epoch is never before now + Retry-After.
+    out['X-RateLimit-Reset'] = denied
+      ? `${Math.ceil(decision.at / 1000) + seconds(resetMs)}`
+      : `${Math.ceil((decision.at + resetMs) / 1000)}`;
   }
   if (plan.draft6 || plan.draft7) {
-    const reset = seconds(decision.resetMs);
+    const reset = seconds(resetMs);
     out['RateLimit-Policy'] = policy.draft6;
     if (plan.draft6) {
       out['RateLimit-Limit'] = limit;
