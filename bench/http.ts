@@ -1,10 +1,10 @@
 /**
  * HTTP overhead of ratekeeper's adapters against bare servers and each framework's incumbent
- * limiter. Methodology of ../shared/research/perf.md §2: autocannon (programmatic) on loopback,
- * no pipelining, 50 connections, each server variant in its own process pinned to CPU 0 and the
- * load generator (this process) on CPU 1, a warm-up per server, then rounds that alternate the
- * variants (A B C D E A B C D E ...); CPU µs per request from the server's user+system time over
- * the responses it gave; ratios and extra CPU paired per round, then medians.
+ * limiter. Method: autocannon (programmatic) on loopback, no pipelining, 50 connections, each
+ * server variant in its own process pinned to CPU 0 and the load generator (this process) on CPU 1,
+ * a warm-up per server, then rounds that alternate the variants (A B C D E A B C D E ...); CPU µs
+ * per request from the server's user+system time over the responses it gave; ratios and extra CPU
+ * paired per round, then medians.
  *
  *   pnpm bench:http                    full run (4 rounds x 8 s per variant, ~9 min)
  *   pnpm bench:http --quick            smoke run (2 rounds x 3 s)
@@ -50,10 +50,12 @@ interface Sample {
 type Cells = Map<string, Sample[]>;
 
 /**
- * The incumbents' extra CPU µs/req over bare (none blocked, most 429) measured in perf.md §2,
- * shown next to this run's figure: an incumbent's overhead can vanish in one noisy run.
+ * The incumbents' extra CPU µs/req over bare (none blocked, most 429), measured by an earlier
+ * version of this benchmark on the same 2-vCPU development VM (express-rate-limit 8.7,
+ * @fastify/rate-limit 11.2, koa-ratelimit 6.0; 3 rounds of 10 s), shown next to this run's figure:
+ * an incumbent's overhead can vanish in one noisy run.
  */
-const PERF_MD_EXTRA_CPU: Readonly<Record<Framework, readonly [number, number]>> = {
+const REFERENCE_EXTRA_CPU: Readonly<Record<Framework, readonly [number, number]>> = {
   express: [25.2, 53.4],
   fastify: [5.6, 10.7],
   koa: [4.1, 12.0],
@@ -261,12 +263,12 @@ function report(cells: Cells, o: Options): { md: string; failures: number } {
     ] as const) {
       const mine = g(rk).extraCpu;
       const theirs = g(inc).extraCpu;
-      const ref = PERF_MD_EXTRA_CPU[f][rk === 'rk-allow' ? 0 : 1];
+      const ref = REFERENCE_EXTRA_CPU[f][rk === 'rk-allow' ? 0 : 1];
       check(
         f,
         `extra CPU/req, ${mode}`,
         `≤ ½ × ${INCUMBENT[f]}`,
-        `${fmtFixed(mine, 1)} µs vs ${fmtFixed(theirs, 1)} µs (limit ${fmtFixed(theirs / 2, 1)}; perf.md's ${fmtFixed(ref, 1)} µs would allow ${fmtFixed(ref / 2, 1)})`,
+        `${fmtFixed(mine, 1)} µs vs ${fmtFixed(theirs, 1)} µs (limit ${fmtFixed(theirs / 2, 1)}; the reference ${fmtFixed(ref, 1)} µs would allow ${fmtFixed(ref / 2, 1)})`,
         mine <= theirs / 2,
       );
     }

@@ -1,7 +1,7 @@
 /**
  * In-process decision cost of ratekeeper's memory store against its peers and a plain Map floor.
- * Methodology of ../shared/research/perf.md §1: every measurement in a fresh child process (one
- * warm-up run, one timed run on a fresh instance), contenders alternating across rounds, medians.
+ * Method: every measurement in a fresh child process (one warm-up run, one timed run on a fresh
+ * instance), contenders alternating across rounds, medians.
  *
  *   pnpm bench:micro                 full run (5 rounds, 1,000,000 decisions per cell)
  *   pnpm bench:micro --quick         smoke run (1 round, 200,000 decisions; still 1,000,000 keys for heap)
@@ -190,7 +190,7 @@ async function parent(args: readonly string[]): Promise<void> {
   if (skippedIds.length) p(`n/a cells: ${skippedIds.join('; ')}.`);
   p();
 
-  p('## targets (issue 2)');
+  p('## targets');
   p();
   const check = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
   const has = (c: string): boolean => contenders.some((x) => x.id === c);
@@ -222,7 +222,7 @@ async function parent(args: readonly string[]): Promise<void> {
     }
   }
   p();
-  p('Informational, perf.md §6 targets for the memory store (absolute, so only meaningful on a quiet machine):');
+  p('Informational, absolute targets for the memory store (only meaningful on a quiet machine):');
   p();
   for (const c of contenders.filter((x) => x.id.startsWith('rk-'))) {
     const a = med(c.id, 'k10k-allow');

@@ -7,7 +7,8 @@ const dist = join(process.cwd(), 'dist');
 for (const file of readdirSync(dist)) {
   if (!file.endsWith('.d.ts')) continue;
   const from = join(dist, file);
-  const text = readFileSync(from, 'utf8').replace(/(from\s+['"]\.\/[^'"]+?)(\.js)?(['"])/g, '$1.mjs$3');
+  // Every relative specifier: `from './x.js'`, a bare `import './x.js'` and `import('./x.js')`.
+  const text = readFileSync(from, 'utf8').replace(/((?:from|import)\s*\(?\s*['"]\.\/[^'"]+?)(\.js)?(['"])/g, '$1.mjs$3');
   writeFileSync(from, text);
   renameSync(from, join(dist, file.replace(/\.d\.ts$/, '.d.mts')));
 }

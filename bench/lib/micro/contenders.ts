@@ -156,7 +156,7 @@ const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (
   cache: number,
 ) => FastifyStore;
 
-/** Its default LRU holds 5,000 keys; raised (as perf.md did) so 1M keys are all tracked. */
+/** Its default LRU holds 5,000 keys; raised so 1M keys are all tracked. */
 const FASTIFY_CACHE = 1_000_000;
 
 function loopFastifySync(store: FastifyStore, w: Workload, keys: readonly string[], n: number): number {

@@ -1,15 +1,10 @@
+// Entry point of `@ratekeeper/core`: the application API. The HTTP pipeline that adapters are built
+// on is `@ratekeeper/core/http`; the Redis store is `@ratekeeper/core/redis`.
+
+// The limiter and its decisions: what every user of the library calls.
+
 export type { Acquired, AcquireOptions } from './acquire/acquire';
 export type { Decision, RuleDecision } from './decision';
-export { type Duration, parseDuration } from './duration';
-export { ConfigError, isConfigError, rejectUnknownOptions } from './errors/config-error';
-export { isRateLimitError, RateLimitError } from './errors/rate-limit-error';
-export { isRatekeeperError, RatekeeperError, type RatekeeperErrorCode } from './errors/ratekeeper-error';
-export { isStoreError, StoreError } from './errors/store-error';
-export { type LimitedBody, serializeBody } from './http/body';
-export { DEFAULT_HEADER_FORMATS, type HeaderFormat, rateLimitHeaders, retryAfterSeconds } from './http/headers';
-export { compileAllowList, normalizeIp } from './http/ip';
-export { HTTP_OPTION_KEYS, type KeyPart, mergeRateLimitOptions, type RateLimitLogger, type RateLimitOptions } from './http/options';
-export { createHttpLimiter, type HttpAdapter, HttpLimiter, type HttpOutcome } from './http/pipeline';
 export {
   type ConsumeOptions,
   createLimiter,
@@ -18,9 +13,31 @@ export {
   type RefundOptions,
   type StoreErrorPolicy,
 } from './limiter';
+
+// Rules and durations: users write them in options; a `Decision` names its `ResolvedRule`.
+
+export { type Duration, parseDuration } from './duration';
 export { type Algorithm, type ResolvedRule, type Rule, resolveRule, resolveRules, SLIDING_LOG_MAX_LIMIT } from './rules';
+
+// Errors users catch or receive in `onError`, with guards that work across two installed copies of core.
+
+export { ConfigError, isConfigError } from './errors/config-error';
+export { isRateLimitError, RateLimitError } from './errors/rate-limit-error';
+export { isRatekeeperError, RatekeeperError, type RatekeeperErrorCode } from './errors/ratekeeper-error';
+export { isStoreError, StoreError } from './errors/store-error';
+
+// Stores: users pass one (`store`, `onStoreError`) or implement `Store` for another backend.
+
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
 export type { BoundStore, RawResult, Store } from './stores/types';
+
+// The options every HTTP adapter accepts, so an application can type them once for any framework.
+
+export type { HeaderFormat } from './http/headers';
+export type { KeyPart, RateLimitLogger, RateLimitOptions } from './http/options';
+
+// Outgoing calls: wait for a turn, compose limiters, obey a server's Retry-After.
+
 export { allOf, anyOf, type CompositeDecision, type CompositeLimiter, type CompositeRefundOptions } from './throttle/compose';
 export { type RateLimitedDecorator, type RateLimitedOptions, rateLimited } from './throttle/rate-limited';
 export {

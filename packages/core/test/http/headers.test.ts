@@ -1,4 +1,5 @@
-import { createLimiter, type Decision, rateLimitHeaders, retryAfterSeconds } from '@ratekeeper/core';
+import { createLimiter, type Decision } from '@ratekeeper/core';
+import { rateLimitHeaders, retryAfterSeconds } from '@ratekeeper/core/http';
 
 /** An hour boundary (epoch ms). */
 const T0 = 1_699_999_200_000;

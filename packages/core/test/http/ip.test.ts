@@ -1,4 +1,5 @@
-import { compileAllowList, isConfigError, normalizeIp } from '@ratekeeper/core';
+import { isConfigError } from '@ratekeeper/core';
+import { compileAllowList, normalizeIp } from '@ratekeeper/core/http';
 
 describe('normalizeIp', () => {
   it('keeps IPv4 as is', () => {

@@ -1,13 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  createHttpLimiter,
-  type HttpAdapter,
-  isConfigError,
-  mergeRateLimitOptions,
-  type RateLimitOptions,
-  type Rule,
-} from '@ratekeeper/core';
+import { isConfigError, type RateLimitOptions, type Rule } from '@ratekeeper/core';
+import { createHttpLimiter, type HttpAdapter, mergeRateLimitOptions } from '@ratekeeper/core/http';
 import { Thenable } from '../../../../test/conformance/thenable';
 
 interface FakeReq {
