@@ -1,14 +1,11 @@
-import { ConfigError, MemoryStore, type RateLimitOptions } from '@ratekeeper/core';
+import { ConfigError, type Decision, MemoryStore, type RateLimitOptions } from '@ratekeeper/core';
 import {
   createHttpLimiter,
-  finishOnClose,
   HTTP_OPTION_KEYS,
   type HttpAdapter,
   type HttpLimiter,
   type HttpOutcome,
   mergeRateLimitOptions,
-  nodeHeader,
-  type RequestDecision,
   rejectUnknownOptions,
 } from '@ratekeeper/core/http';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
@@ -41,15 +38,8 @@ declare module 'fastify' {
     rateLimit?: RouteRateLimitOptions | false;
   }
   interface FastifyRequest {
-    /** The decision of the last ratekeeper limiter this request passed through, with its key, `refund()` and `reset()`. */
-    rateLimit?: RequestDecision;
-  }
-  interface FastifyInstance {
-    /**
-     * A rate-limit hook for your own hooks, with these options layered over the plugin's:
-     * `app.addHook('preHandler', app.rateLimit({ limit: 5, window: '1m' }))`.
-     */
-    rateLimit(options?: RouteRateLimitOptions): RateLimitHookHandler;
+    /** The decision of the limiter that counted this request. */
+    rateLimit?: Decision;
   }
 }
 
@@ -64,7 +54,6 @@ const adapter: HttpAdapter<FastifyRequest> = {
   // Fastify does not expose its `trustProxy` setting; when it trusts the peer, `request.ip` comes
   // from X-Forwarded-For and differs from the socket address (only asked when that header is present).
   trustsProxy: (request) => request.ip !== request.raw.socket.remoteAddress,
-  header: (request, name) => nodeHeader(request.raw, name),
 };
 
 const ROUTE_KEYS: ReadonlySet<string> = new Set(['hook']);
@@ -75,38 +64,38 @@ function resolveHook(value: unknown, option: string): RateLimitHook {
   return value;
 }
 
-/** A callback-style Fastify hook. */
-export type RateLimitHookHandler = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
+type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
 
-/** Runs `limiters` in order; stops at the first that answered the request. */
-function runAll(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, limiters: readonly HttpLimiter<FastifyRequest>[], i: number): void {
-  const limiter = limiters[i];
-  if (limiter === undefined) {
+// Callback-style hook: answered in the same tick when the store is synchronous, no async wrapper.
+function hookFor(limiter: HttpLimiter<FastifyRequest>, only404: boolean): Hook {
+  return function rateLimitHook(request, reply, done) {
+    if (only404 && !request.is404) return done();
+    const out = limiter.handle(request, request.raw, reply.raw);
+    // Anything asynchronous is a native Promise (the pipeline adopts thenables): this one test suffices.
+    if (out instanceof Promise) out.then((o) => apply(request, reply, done, o), done);
+    else apply(request, reply, done, out);
+  };
+}
+
+function apply(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, out: HttpOutcome | undefined): void {
+  if (out === undefined) {
     done();
     return;
   }
-  const next = (): void => runAll(request, reply, done, limiters, i + 1);
-  const out = limiter.handle(request, request.raw);
-  // Anything asynchronous is a native Promise (the pipeline adopts thenables): this one test suffices.
-  if (out instanceof Promise) out.then((o) => apply(request, reply, next, o), done);
-  else apply(request, reply, next, out);
-}
-
-function apply(request: FastifyRequest, reply: FastifyReply, next: () => void, out: HttpOutcome | undefined): void {
-  if (out === undefined) {
-    next();
-    return;
-  }
   request.rateLimit = out.decision;
-  if (out.clear !== undefined) for (const name of out.clear) reply.removeHeader(name);
   if (out.headers !== undefined) reply.headers(out.headers);
-  finishOnClose(reply.raw, out.finish);
   if (out.blocked && out.body !== undefined) {
     // Sent as a plain body: no Error object, no stack trace, no error handler on the 429 path.
     reply.code(out.statusCode).type(out.body.contentType).send(out.body.body);
     return;
   }
-  next();
+  done();
+}
+
+function addRouteHook(route: RouteOptions, hook: RateLimitHook, fn: Hook): void {
+  const existing = route[hook] as Hook | Hook[] | undefined;
+  // Appended: the route's own hooks (e.g. authentication) run first.
+  route[hook] = (existing === undefined ? [fn] : Array.isArray(existing) ? [...existing, fn] : [existing, fn]) as never;
 }
 
 function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done: (err?: Error) => void): void {
@@ -120,11 +109,6 @@ function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done
   done();
 }
 
-interface RouteLimiter {
-  readonly limiter: HttpLimiter<FastifyRequest>;
-  readonly hook: RateLimitHook;
-}
-
 function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void {
   const { hook: hookOption, global: globalOption, ...shared } = options;
   // Checked here too: with `global: false` no app limiter is built to reject a misspelt option.
@@ -135,60 +119,30 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
   const base: RateLimitOptions<FastifyRequest> = { ...shared, store: shared.store ?? new MemoryStore() };
   const appLimiter = globalOption === false ? undefined : createHttpLimiter(base, adapter);
 
-  // A route's `config.rateLimit` adds its own limiter to the app-wide one (both count, as on Express
-  // and Koa); `false` opts the route out of both. Route limiters are built once per route config.
-  const routeLimiters = new WeakMap<object, RouteLimiter>();
-  const routeLimiter = (config: RouteRateLimitOptions, method: string, url: string | undefined): RouteLimiter => {
-    let entry = routeLimiters.get(config);
-    if (entry === undefined) {
-      if (typeof config !== 'object' || config === null) throw new ConfigError('config.rateLimit', 'an options object or false', config);
-      const { hook: routeHook, ...routeOptions } = config;
-      const merged = mergeRateLimitOptions(base, routeOptions);
-      // Each configured route counts on its own unless it names a prefix.
-      if (routeOptions.prefix === undefined) merged.prefix = `${base.prefix ?? 'rk:'}${method} ${url ?? ''}:`;
-      entry = { limiter: createHttpLimiter(merged, adapter, ROUTE_KEYS), hook: resolveHook(routeHook ?? hook, 'config.rateLimit.hook') };
-      routeLimiters.set(config, entry);
-    }
-    return entry;
-  };
-
   // The plugin may be registered more than once (several limiters on one app).
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined);
-  if (!fastify.hasDecorator('rateLimit'))
-    fastify.decorate('rateLimit', (o: RouteRateLimitOptions = {}): RateLimitHookHandler => {
-      const { hook: _ignored, ...own } = o;
-      const limiter = createHttpLimiter(mergeRateLimitOptions(base, own), adapter);
-      const list = [limiter];
-      return (request, reply, done) => runAll(request, reply, done, list, 0);
-    });
-  // Validate route configs as routes are added after the plugin (a typo fails at registration).
   fastify.addHook('onRoute', (route) => {
-    const config = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit;
-    if (config === undefined || config === false) return;
-    routeLimiter(config as RouteRateLimitOptions, String(route.method), route.url);
+    const config = (route.config as { rateLimit?: RouteRateLimitOptions | false } | undefined)?.rateLimit;
+    if (config === false) return;
+    if (config === undefined) {
+      if (appLimiter !== undefined) addRouteHook(route, hook, hookFor(appLimiter, false));
+      return;
+    }
+    if (typeof config !== 'object' || config === null) throw new ConfigError('config.rateLimit', 'an options object or false', config);
+    const { hook: routeHook, ...routeOptions } = config;
+    const merged = mergeRateLimitOptions(base, routeOptions);
+    // Each configured route counts on its own unless it names a prefix.
+    if (routeOptions.prefix === undefined) merged.prefix = `${base.prefix ?? 'rk:'}${String(route.method)} ${route.url}:`;
+    const limiter = createHttpLimiter(merged, adapter, ROUTE_KEYS);
+    addRouteHook(route, resolveHook(routeHook ?? hook, 'config.rateLimit.hook'), hookFor(limiter, false));
   });
-
-  // Global hooks (fastify-plugin: the root context) apply to every route, also routes declared
-  // before the plugin or while `register` was not awaited, and to 404s: never unlimited in silence.
-  const phase = (which: RateLimitHook): RateLimitHookHandler =>
-    function rateLimitHook(request, reply, done) {
-      const config = (request.routeOptions.config as { rateLimit?: RouteRateLimitOptions | false } | undefined)?.rateLimit;
-      if (config === false) return done();
-      const route = config === undefined ? undefined : routeLimiter(config, request.method, request.routeOptions.url);
-      const app = which === hook ? appLimiter : undefined;
-      const own = route !== undefined && route.hook === which ? route.limiter : undefined;
-      if (app === undefined && own === undefined) return done();
-      if (own === undefined) return runAll(request, reply, done, [app as HttpLimiter<FastifyRequest>], 0);
-      runAll(request, reply, done, app === undefined ? [own] : [app, own], 0);
-    };
-  fastify.addHook('onRequest', phase('onRequest'));
-  fastify.addHook('preHandler', phase('preHandler'));
+  // Requests that match no route get the app limits too, so probing random paths is limited.
+  if (appLimiter !== undefined) fastify.addHook(hook, hookFor(appLimiter, true));
 }
 
 /**
  * Fastify (5) plugin: limits every route with the plugin options, and single routes with
- * `config: { rateLimit: options | false }` (a route limiter adds to the app-wide one; `false` opts
- * out of both). The decision is on `request.rateLimit`.
+ * `config: { rateLimit: options | false }`. The decision is on `request.rateLimit`.
  * @example
  * await app.register(rateLimitPlugin, { limit: 100, window: '1m' });
  * app.get('/search', { config: { rateLimit: { limit: 10, window: '1m' } } }, search);
