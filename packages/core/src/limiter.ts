@@ -4,7 +4,7 @@ import type { Decision } from './decision';
 import type { Duration } from './duration';
 import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 import type { StoreError } from './errors/store-error';
-import { type Algorithm, capacityOf, type ResolvedRule, type Rule, resolveRule, resolveRules } from './rules';
+import { type Algorithm, capacityOf, type ResolvedRule, RULE_FIELDS, type Rule, resolveRule, resolveRules } from './rules';
 import { storageKey } from './storage-key';
 import { isPromise, StoreGuard } from './store-guard';
 import { MemoryStore } from './stores/memory';
@@ -103,7 +103,6 @@ const OPTION_KEYS = new Set([
   'onError',
   'onRecover',
 ]);
-const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const;
 
 /**
  * Creates a limiter.

@@ -1,8 +1,9 @@
+import { ALGORITHM_DESCRIPTORS, ALGORITHM_REGISTRY, type Algorithm } from './algorithms/index';
 import { type Duration, humanDuration, parseDuration } from './duration';
 import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 
-/** The five algorithms. See each file in `algorithms/` for its trade-offs. */
-export type Algorithm = 'fixed-window' | 'sliding-window' | 'sliding-log' | 'token-bucket' | 'gcra';
+// The union of the registered names (`algorithms/index.ts`).
+export type { Algorithm };
 
 /** One limit: `limit` requests per `window`. */
 export interface Rule {
@@ -33,7 +34,11 @@ export interface ResolvedRule {
   readonly blockForMs: number;
 }
 
-export const ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
+/** Every algorithm name, in registry order (`algorithms/index.ts`). */
+export const ALGORITHMS: readonly Algorithm[] = Object.freeze(ALGORITHM_REGISTRY.map((d) => d.name));
+
+/** The algorithms that take `burst`. */
+const BURST_ALGORITHMS = ALGORITHMS.filter((a) => ALGORITHM_DESCRIPTORS[a].takesBurst);
 
 /** Default algorithm: the weighted two-window counter (no 2x burst at window edges, O(1) state). */
 export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
@@ -43,7 +48,10 @@ export const SLIDING_LOG_MAX_LIMIT = 10_000;
 
 /** Keeps `limit × window` integer arithmetic exact (below 2^53 with headroom). */
 const MAX_PRODUCT = 2 ** 50;
-const RULE_KEYS = new Set(['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name']);
+
+/** The fields of a {@link Rule}: the one list, also used for the limiter's and the HTTP options' one-rule shorthand. */
+export const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const satisfies readonly (keyof Rule)[];
+const RULE_KEYS: ReadonlySet<string> = new Set(RULE_FIELDS);
 const NAME_PATTERN = /^[\w.~-]{1,64}$/;
 
 /** Validates one rule; `at` is the option path used in error messages. */
@@ -65,8 +73,9 @@ export function resolveRule(rule: unknown, at = 'rule'): ResolvedRule {
   const burst = r.burst ?? limit;
   if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1)
     throw new ConfigError(p('burst'), 'a positive integer', burst);
-  if (r.burst !== undefined && algorithm !== 'token-bucket' && algorithm !== 'gcra') {
-    throw new ConfigError(p('burst'), "undefined unless `algorithm` is 'token-bucket' or 'gcra'", burst);
+  const descriptor = ALGORITHM_DESCRIPTORS[algorithm as Algorithm];
+  if (r.burst !== undefined && !descriptor.takesBurst) {
+    throw new ConfigError(p('burst'), `undefined unless \`algorithm\` is ${orList(BURST_ALGORITHMS)}`, burst);
   }
   if (Math.max(limit, burst) * windowMs * 4 > MAX_PRODUCT) {
     throw new ConfigError(
@@ -87,7 +96,8 @@ export function resolveRule(rule: unknown, at = 'rule'): ResolvedRule {
   if (name !== undefined && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
     throw new ConfigError(p('name'), 'a string of 1-64 letters, digits, "_", "-", "." or "~"', name);
   }
-  const derived = `${algorithm === 'sliding-window' ? 'sw' : algorithm === 'fixed-window' ? 'fw' : algorithm === 'sliding-log' ? 'sl' : algorithm === 'token-bucket' ? 'tb' : 'gcra'}-${limit}-${windowMs}${burst !== limit ? `-b${burst}` : ''}`;
+  // Derived ids are part of every storage key: their form must never change.
+  const derived = `${descriptor.idPrefix}-${limit}-${windowMs}${burst !== limit ? `-b${burst}` : ''}`;
   return Object.freeze({
     id: name ?? derived,
     name: name ?? `${limit}-in-${humanDuration(windowMs)}`,
@@ -114,5 +124,11 @@ export function resolveRules(rules: unknown, at = 'rules'): ResolvedRule[] {
 
 /** The capacity of a rule: the most cost one request can ever be granted. */
 export function capacityOf(rule: ResolvedRule): number {
-  return rule.algorithm === 'token-bucket' || rule.algorithm === 'gcra' ? rule.burst : rule.limit;
+  return ALGORITHM_DESCRIPTORS[rule.algorithm].capacity(rule);
+}
+
+/** `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`. */
+function orList(names: readonly string[]): string {
+  const quoted = names.map((n) => `'${n}'`);
+  return quoted.length < 2 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
 }

@@ -225,7 +225,7 @@ describe('Decision', () => {
     expect(d.rule).toBe(limiter.rules[0]);
     expect(d.rules).toHaveLength(1);
     expect(d.rules[0]).toMatchObject({ rule: limiter.rules[0], allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0 });
-    // Serialisable although a one-rule decision is its own per-rule view.
+    // Serialisable: the one rule's view is a plain object of its own, not the decision.
     const json = JSON.parse(JSON.stringify(d)) as Record<string, unknown>;
     expect(json).toMatchObject({ allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0, at: T0 + 250 });
     expect(json.rules).toEqual([{ rule: { ...limiter.rules[0] }, allowed: true, limit: 2, remaining: 1, resetMs: 750, retryAfterMs: 0 }]);

@@ -1,4 +1,4 @@
-import type { Decision, RuleDecision } from '../decision';
+import { type Decision, reviseDecision, waitDecision } from '../decision';
 import { ConfigError } from '../errors/config-error';
 import { RateLimitError } from '../errors/rate-limit-error';
 import type { ResolvedRule } from '../rules';
@@ -332,19 +332,10 @@ function unwatchAbort(signal: AbortSignal, callback: () => void): void {
 function queueFull(source: AcquireSource, q: KeyQueue, now: number, maxQueue: number): RateLimitError {
   const waitMs = q.denied ? Math.max(0, q.wakeAt - now) : 0;
   const base = q.denied ?? waitDecision(source.rules, waitMs, now);
-  const decision: Decision = { ...base, rules: base.rules, retryAfterMs: waitMs };
   return new RateLimitError(
-    decision,
+    reviseDecision(base, { retryAfterMs: waitMs }),
     `Rate limit exceeded (${base.rule.name}): ${q.waiters.size} requests already wait for this key, the most maxQueue (${maxQueue}) allows`,
   );
-}
-
-/** @internal A refusal by every rule with the same wait, for waits the store did not compute (a line, a paused host). */
-export function waitDecision(rules: readonly ResolvedRule[], waitMs: number, at: number): Decision {
-  const list = rules.map(
-    (rule): RuleDecision => ({ rule, allowed: false, limit: rule.limit, remaining: 0, resetMs: waitMs, retryAfterMs: waitMs }),
-  );
-  return { ...(list[0] as RuleDecision), rules: list, at };
 }
 
 /** @internal How many waiters a key's line holds, and how many entries its deadline heap; for tests. */
@@ -355,7 +346,7 @@ export function lineSize(source: AcquireSource, key: string): { waiters: number;
 
 /** `waitMs`: from now until it could go (the error's `retryAfterMs`); `totalMs`: the same, counted from the call. */
 function tooLong(d: Decision, waitMs: number, totalMs: number, maxWaitMs: number): RateLimitError {
-  const decision = waitMs === d.retryAfterMs ? d : { ...d, rules: d.rules, retryAfterMs: waitMs };
+  const decision = waitMs === d.retryAfterMs ? d : reviseDecision(d, { retryAfterMs: waitMs });
   return new RateLimitError(
     decision,
     `Rate limit exceeded (${d.rule.name}): it could go in ${waitMs} ms, a wait of ${totalMs} ms in all, longer than maxWaitMs (${maxWaitMs} ms)`,
@@ -364,14 +355,11 @@ function tooLong(d: Decision, waitMs: number, totalMs: number, maxWaitMs: number
 
 function granted(source: AcquireSource, key: string, cost: number, d: Decision): Acquired {
   let refunded = false;
-  return {
-    ...d,
-    // `rules` may be a lazy getter on a class instance: copy its value, the spread would drop it.
-    rules: d.rules,
+  return reviseDecision(d, {
     refund(): Promise<void> {
       if (refunded) return Promise.resolve();
       refunded = true;
       return source.refund(key, cost, { at: d.at, decision: d });
     },
-  };
+  });
 }

@@ -1,4 +1,4 @@
-import type { AlgorithmImpl, BaseState } from './types';
+import { type BaseState, defineAlgorithm } from './types';
 
 /**
  * GCRA (generic cell rate algorithm, "virtual scheduling"): per key, the theoretical arrival time
@@ -31,37 +31,42 @@ function setTat(s: GcraState, now: number, limit: number, scaled: number): void 
   s.rem = scaled - whole * limit;
 }
 
-export const gcra: AlgorithmImpl<GcraState> = {
+export const gcra = defineAlgorithm({
   name: 'gcra',
-  create: () => ({ tat: 0, rem: 0, blk: 0 }),
-  evaluate(s, now, rule, cost, out) {
-    const L = rule.limit;
-    const W = rule.windowMs;
-    // Scaled by limit: one unit is W, the tolerance τ is burst × W.
-    const tau = rule.burst * W;
-    const backlog = backlogOf(s, now, L);
-    const after = backlog + cost * W;
-    if (after <= tau) {
-      out.allowed = true;
-      out.remaining = Math.floor((tau - after) / W);
-      out.resetMs = Math.ceil(after / L);
-      out.retryAfterMs = 0;
-    } else {
-      out.allowed = false;
-      out.remaining = Math.floor((tau - backlog) / W);
-      out.resetMs = Math.ceil(backlog / L);
-      out.retryAfterMs = cost > rule.burst ? Number.POSITIVE_INFINITY : Math.ceil((after - tau) / L);
-    }
+  idPrefix: 'gcra',
+  takesBurst: true,
+  capacity: (rule) => rule.burst,
+  impl: {
+    create: (): GcraState => ({ tat: 0, rem: 0, blk: 0 }),
+    evaluate(s, now, rule, cost, out) {
+      const L = rule.limit;
+      const W = rule.windowMs;
+      // Scaled by limit: one unit is W, the tolerance τ is burst × W.
+      const tau = rule.burst * W;
+      const backlog = backlogOf(s, now, L);
+      const after = backlog + cost * W;
+      if (after <= tau) {
+        out.allowed = true;
+        out.remaining = Math.floor((tau - after) / W);
+        out.resetMs = Math.ceil(after / L);
+        out.retryAfterMs = 0;
+      } else {
+        out.allowed = false;
+        out.remaining = Math.floor((tau - backlog) / W);
+        out.resetMs = Math.ceil(backlog / L);
+        out.retryAfterMs = cost > rule.burst ? Number.POSITIVE_INFINITY : Math.ceil((after - tau) / L);
+      }
+    },
+    commit(s, now, rule, cost) {
+      setTat(s, now, rule.limit, backlogOf(s, now, rule.limit) + cost * rule.windowMs);
+    },
+    refund(s, now, rule, cost, chargedAt) {
+      // The backlog never exceeds τ, so a charge older than τ (burst × W / limit) has been repaid:
+      // refunding it would grant quota that was never taken.
+      if ((now - chargedAt) * rule.limit >= rule.burst * rule.windowMs) return;
+      const backlog = backlogOf(s, now, rule.limit);
+      if (backlog > 0) setTat(s, now, rule.limit, Math.max(0, backlog - cost * rule.windowMs));
+    },
+    expiresAt: (s) => (s.rem > 0 ? s.tat + 1 : s.tat),
   },
-  commit(s, now, rule, cost) {
-    setTat(s, now, rule.limit, backlogOf(s, now, rule.limit) + cost * rule.windowMs);
-  },
-  refund(s, now, rule, cost, chargedAt) {
-    // The backlog never exceeds τ, so a charge older than τ (burst × W / limit) has been repaid:
-    // refunding it would grant quota that was never taken.
-    if ((now - chargedAt) * rule.limit >= rule.burst * rule.windowMs) return;
-    const backlog = backlogOf(s, now, rule.limit);
-    if (backlog > 0) setTat(s, now, rule.limit, Math.max(0, backlog - cost * rule.windowMs));
-  },
-  expiresAt: (s) => (s.rem > 0 ? s.tat + 1 : s.tat),
-};
+});

@@ -1,4 +1,5 @@
-import type { Algorithm, ResolvedRule } from '../rules';
+import type { ResolvedRule } from '../rules';
+import type { Algorithm } from './index';
 
 /** What one rule says about one request. Filled in place to keep the hot path allocation-free. */
 export interface Outcome {
@@ -21,8 +22,7 @@ export interface BaseState {
  * integer epoch milliseconds. Each algorithm has a Lua twin in `stores/redis/scripts/` that must
  * compute exactly the same numbers (parity is tested).
  */
-export interface AlgorithmImpl<S extends BaseState = BaseState> {
-  readonly name: Algorithm;
+export interface AlgorithmFunctions<S extends BaseState = BaseState> {
   /** A state equivalent to "no requests seen". */
   create(now: number, rule: ResolvedRule): S;
   /**
@@ -36,6 +36,48 @@ export interface AlgorithmImpl<S extends BaseState = BaseState> {
   refund(s: S, now: number, rule: ResolvedRule, cost: number, chargedAt: number): void;
   /** From this epoch ms on, `s` (ignoring `blk`) equals an empty state and may be dropped. */
   expiresAt(s: S, rule: ResolvedRule): number;
+}
+
+/** The pure functions of one algorithm, with its name (what the stores call). */
+export interface AlgorithmImpl<S extends BaseState = BaseState, N extends string = Algorithm> extends AlgorithmFunctions<S> {
+  readonly name: N;
+}
+
+/**
+ * Everything the rest of the library knows about one algorithm: each `algorithms/<name>.ts` exports
+ * one, and `algorithms/index.ts` lists them.
+ */
+export interface AlgorithmDescriptor<N extends string = Algorithm, S extends BaseState = BaseState> {
+  /** The value of a rule's `algorithm` option. */
+  readonly name: N;
+  /**
+   * Start of the rule ids derived for unnamed rules (`sw-100-60000`), which are part of every storage
+   * key: changing one orphans the state stored under the old keys. Unique among the algorithms; the
+   * Lua twin's functions are named with it too (`sw_evaluate`).
+   */
+  readonly idPrefix: string;
+  /** Whether a rule may set `burst` (the bucket capacity); other algorithms reject it. */
+  readonly takesBurst: boolean;
+  /** The most cost one request can ever be granted under `rule`. */
+  capacity(rule: ResolvedRule): number;
+  /** The pure implementation, as the memory store runs it. */
+  readonly impl: AlgorithmImpl<S, N>;
+}
+
+/** Declares an algorithm: `impl` gets the descriptor's name, so the name is written once. */
+export function defineAlgorithm<N extends string, S extends BaseState>(
+  descriptor: Omit<AlgorithmDescriptor<N, S>, 'impl'> & { readonly impl: AlgorithmFunctions<S> },
+): AlgorithmDescriptor<N, S> {
+  const { name, impl } = descriptor;
+  return Object.freeze({
+    name,
+    idPrefix: descriptor.idPrefix,
+    takesBurst: descriptor.takesBurst,
+    capacity: descriptor.capacity,
+    // A literal with the same keys in the same order for every algorithm: the memory store's calls
+    // through `impl` see one object shape.
+    impl: { name, create: impl.create, evaluate: impl.evaluate, commit: impl.commit, refund: impl.refund, expiresAt: impl.expiresAt },
+  });
 }
 
 /** Tolerance for floating-point noise in GCRA's fractional emission interval, in ms. */

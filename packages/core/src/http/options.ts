@@ -1,7 +1,7 @@
 import type { Decision } from '../decision';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import type { LimiterOptions } from '../limiter';
-import type { Rule } from '../rules';
+import { RULE_FIELDS, type Rule } from '../rules';
 import type { HeaderFormat } from './headers';
 
 /** A building block of a rate-limit key. */
@@ -60,8 +60,8 @@ export interface RateLimitOptions<Req = unknown> extends Pick<LimiterOptions, (t
   logger?: RateLimitLogger;
 }
 
-/** Rule shorthand fields, passed to the core limiter. */
-export const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const;
+/** Rule shorthand fields, passed to the core limiter (defined with the rules). */
+export { RULE_FIELDS };
 
 /** Store and failure options, passed to the core limiter as they are. */
 export const STORE_OPTIONS = ['store', 'prefix', 'onStoreError', 'timeoutMs', 'retryStoreAfterMs', 'now', 'onError', 'onRecover'] as const;

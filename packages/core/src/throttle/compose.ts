@@ -1,5 +1,5 @@
 import { type Acquired, type AcquireOptions, acquire } from '../acquire/acquire';
-import type { Decision, RuleDecision } from '../decision';
+import { bindingOf, combineDecisions, type Decision, reviseDecision } from '../decision';
 import { ConfigError } from '../errors/config-error';
 import type { ConsumeOptions, Limiter, RefundOptions } from '../limiter';
 import type { ResolvedRule } from '../rules';
@@ -145,33 +145,18 @@ class Composite implements CompositeLimiter {
 
   #combine(members: readonly (Decision | undefined)[], allowed: boolean): CompositeDecision {
     const asked = members.filter((d): d is Decision => d !== undefined);
-    let bind = asked[0] as Decision;
-    for (const d of asked) {
-      if (allowed) {
-        // allOf: the member with the least left binds; anyOf: the one that granted.
-        if (this.#mode === 'allOf' ? d.remaining < bind.remaining : d.allowed && !bind.allowed) bind = d;
-      } else if (this.#mode === 'allOf') {
-        // Refused: the longest wait among refusing members is the earliest the whole can pass.
-        if (!d.allowed && (bind.allowed || d.retryAfterMs > bind.retryAfterMs)) bind = d;
-      } else if (d.retryAfterMs < bind.retryAfterMs) {
-        bind = d;
-      }
-    }
-    const rules: RuleDecision[] = asked.flatMap((d) => d.rules);
-    const decision: CompositeDecision = {
-      allowed,
-      limit: bind.limit,
-      remaining: bind.remaining,
-      resetMs: bind.resetMs,
-      retryAfterMs: allowed ? 0 : bind.retryAfterMs,
-      rule: bind.rule,
-      rules,
-      at: bind.at,
-      members,
-      ...(bind.error ? { error: bind.error } : {}),
-    };
-    return decision;
+    // allOf binds like the rules of one limiter (all must pass). anyOf: the member that granted, or
+    // when all refused, the shortest wait (the earliest any one can pass).
+    const bind = this.#mode === 'allOf' ? bindingOf(asked, allowed) : anyBinding(asked, allowed);
+    const rules = asked.flatMap((d) => d.rules);
+    return reviseDecision(combineDecisions(allowed, bind, rules), { members });
   }
+}
+
+function anyBinding(asked: readonly Decision[], allowed: boolean): Decision {
+  let bind = asked[0] as Decision;
+  for (const d of asked) if (allowed ? d.allowed && !bind.allowed : d.retryAfterMs < bind.retryAfterMs) bind = d;
+  return bind;
 }
 
 function refundOptions(d: Decision): CompositeRefundOptions {

@@ -1,4 +1,5 @@
-import { type AcquireSource, acquire, resolveAcquireOptions, waitDecision } from '../acquire/acquire';
+import { type AcquireSource, acquire, resolveAcquireOptions } from '../acquire/acquire';
+import { waitDecision } from '../decision';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import { isRateLimitError } from '../errors/rate-limit-error';
 import { createLimiter, type Limiter } from '../limiter';
@@ -55,7 +56,7 @@ export interface RateLimitedFetch extends FetchLike {
   pause(host: string, ms: number): void;
 }
 
-const OPTION_KEYS = new Set([
+const OPTION_KEYS: ReadonlySet<string> = new Set([
   'perHost',
   'fetch',
   'store',
@@ -87,7 +88,7 @@ const pausesOf = new WeakMap<RateLimitedFetch, HostPauses>();
  */
 export function rateLimitedFetch(options: RateLimitedFetchOptions): RateLimitedFetch {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
-  for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) rejectUnknownOptions({ [k]: true }, OPTION_KEYS);
+  rejectUnknownOptions(options, OPTION_KEYS);
   const {
     perHost,
     store,

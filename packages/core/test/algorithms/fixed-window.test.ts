@@ -1,6 +1,5 @@
 import { fixedWindow } from '../../src/algorithms/fixed-window';
 import { resolveRule } from '../../src/rules';
-import { describeModelProperty } from './property';
 import { limitRows, type Row, runTable, T0 } from './table';
 
 const rule = { limit: 3, window: 1000, algorithm: 'fixed-window' } as const;
@@ -79,12 +78,10 @@ describe('fixed-window', () => {
 
   it('expires at the end of its window', () => {
     const r = resolveRule(rule);
-    const s = fixedWindow.create(T0, r);
+    const s = fixedWindow.impl.create(T0, r);
     const out = { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 0 };
-    fixedWindow.evaluate(s, T0 + 250, r, 1, out);
-    fixedWindow.commit(s, T0 + 250, r, 1);
-    expect(fixedWindow.expiresAt(s, r)).toBe(T0 + 1000);
+    fixedWindow.impl.evaluate(s, T0 + 250, r, 1, out);
+    fixedWindow.impl.commit(s, T0 + 250, r, 1);
+    expect(fixedWindow.impl.expiresAt(s, r)).toBe(T0 + 1000);
   });
-
-  describeModelProperty('fixed-window');
 });

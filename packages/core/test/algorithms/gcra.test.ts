@@ -1,5 +1,4 @@
 import { bucketTable } from './bucket-table';
-import { describeModelProperty } from './property';
 import { limitRows, runTable } from './table';
 
 describe('gcra', () => {
@@ -8,6 +7,4 @@ describe('gcra', () => {
   });
 
   bucketTable('gcra');
-
-  describeModelProperty('gcra');
 });

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { ALGORITHM_IMPLS } from '../../src/algorithms/index';
+import { ALGORITHM_DESCRIPTORS, ALGORITHM_IMPLS } from '../../src/algorithms/index';
 import type { BaseState, Outcome } from '../../src/algorithms/types';
-import { type Algorithm, type ResolvedRule, resolveRule } from '../../src/rules';
+import { type Algorithm, capacityOf, type ResolvedRule, resolveRule } from '../../src/rules';
 
 /**
- * Simple reference models of the five algorithms, written for obviousness rather than speed:
+ * Simple reference models of the algorithms, written for obviousness rather than speed:
  * whole histories (Maps of window counts, lists of timestamps) and exact BigInt arithmetic.
  * `retryAfterMs` is not computed by formula but searched: the smallest wait after which the same
  * request passes absent other traffic (every model is monotone in time when left alone).
@@ -136,6 +136,7 @@ export function bucketModel(rule: ResolvedRule): Model {
   };
 }
 
+/** One model per registered algorithm: a new algorithm fails to compile until it has one. */
 export const MODELS: Record<Algorithm, (rule: ResolvedRule) => Model> = {
   'fixed-window': fixedWindowModel,
   'sliding-window': slidingWindowModel,
@@ -144,8 +145,6 @@ export const MODELS: Record<Algorithm, (rule: ResolvedRule) => Model> = {
   gcra: bucketModel,
 };
 
-const capacity = (rule: ResolvedRule) => (rule.algorithm === 'token-bucket' || rule.algorithm === 'gcra' ? rule.burst : rule.limit);
-
 /** The full outcome of a consume (or peek, `cost` 1) according to the model; commits when allowed. */
 export function modelDecide(model: Model, rule: ResolvedRule, t: number, cost: number, commit: boolean): Outcome {
   const p = model.probe(t, cost);
@@ -153,7 +152,7 @@ export function modelDecide(model: Model, rule: ResolvedRule, t: number, cost: n
     if (commit) model.commit(t, cost);
     return { ...p, remaining: commit ? p.remaining : p.remaining + cost, retryAfterMs: 0 };
   }
-  if (cost > capacity(rule)) return { ...p, retryAfterMs: Number.POSITIVE_INFINITY };
+  if (cost > capacityOf(rule)) return { ...p, retryAfterMs: Number.POSITIVE_INFINITY };
   // Every model only gets better with time when left alone: binary search the first passing wait.
   let lo = 0;
   let hi = 1;
@@ -237,13 +236,13 @@ export const ruleArb = (algorithm: Algorithm) =>
         limit,
         window,
         algorithm,
-        ...(burst !== undefined && (algorithm === 'token-bucket' || algorithm === 'gcra') ? { burst } : {}),
+        ...(burst !== undefined && ALGORITHM_DESCRIPTORS[algorithm].takesBurst ? { burst } : {}),
       }),
     );
 
 export const stepsArb = (rule: ResolvedRule) => {
   const W = rule.windowMs;
-  const cap = capacity(rule);
+  const cap = capacityOf(rule);
   return fc.array(
     fc.record({
       dt: fc.oneof(

@@ -1,4 +1,3 @@
-import { describeModelProperty } from './property';
 import { limitRows, type Row, runTable } from './table';
 
 const rule = { limit: 3, window: 1000, algorithm: 'sliding-log' } as const;
@@ -65,6 +64,4 @@ describe('sliding-log', () => {
   ])('%s', (_name, rows) => {
     runTable(rule, rows);
   });
-
-  describeModelProperty('sliding-log');
 });

@@ -1,5 +1,4 @@
 import { bucketTable } from './bucket-table';
-import { describeModelProperty } from './property';
 import { limitRows, runTable } from './table';
 
 describe('token-bucket', () => {
@@ -8,6 +7,4 @@ describe('token-bucket', () => {
   });
 
   bucketTable('token-bucket');
-
-  describeModelProperty('token-bucket');
 });

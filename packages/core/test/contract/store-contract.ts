@@ -1,4 +1,6 @@
-import { type Algorithm, createLimiter, type Decision, type Limiter, type LimiterOptions, type Store } from '@ratekeeper/core';
+import { createLimiter, type Decision, type Limiter, type LimiterOptions, type Store } from '@ratekeeper/core';
+import { ALGORITHM_DESCRIPTORS } from '../../src/algorithms/index';
+import { ALGORITHMS } from '../../src/rules';
 
 /**
  * The store contract: behaviour every {@link Store} must show through `createLimiter`, for every
@@ -7,7 +9,8 @@ import { type Algorithm, createLimiter, type Decision, type Limiter, type Limite
  * own clock must use the limiter's `now` (e.g. `RedisStore({ clock: 'client' })`).
  */
 
-const ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
+/** The bucket algorithms among the registered ones (those taking `burst`). */
+const BUCKETS = ALGORITHMS.filter((a) => ALGORITHM_DESCRIPTORS[a].takesBurst);
 
 /** Aligned to every window used below (1 s, 10 s, 100 s), so window starts are predictable. */
 const T0 = 1_700_000_000_000;
@@ -165,7 +168,7 @@ export function describeStoreContract(name: string, makeStore: () => Store | Pro
         expect(await drain(limiter, 'k')).toBe(10);
         // Still never, even on a full key.
         expect((await limiter.consume('k', { cost: 11 })).retryAfterMs).toBe(Number.POSITIVE_INFINITY);
-        if (algorithm === 'token-bucket' || algorithm === 'gcra') {
+        if (ALGORITHM_DESCRIPTORS[algorithm].takesBurst) {
           const bucket = h.limiter({ ...one(10), burst: 4 }, uniquePrefix(`${algorithm}-capacity-burst`));
           expect(await bucket.consume('k', { cost: 5 })).toMatchObject({ allowed: false, retryAfterMs: Number.POSITIVE_INFINITY });
           expect(await bucket.consume('k', { cost: 4 })).toMatchObject({ allowed: true, remaining: 0 });
@@ -393,7 +396,7 @@ export function describeStoreContract(name: string, makeStore: () => Store | Pro
         expect(await limiter.consume('k')).toMatchObject({ allowed: false, retryAfterMs: 400 });
       });
 
-      it.each(['token-bucket', 'gcra'] as const)('%s: refills continuously at limit per window', async (algorithm) => {
+      it.each(BUCKETS)('%s: refills continuously at limit per window', async (algorithm) => {
         const h = harness(`${algorithm}-boundary`);
         const limiter = h.limiter({ limit: 10, window: 1000, algorithm });
         expect(await drain(limiter, 'k')).toBe(10);

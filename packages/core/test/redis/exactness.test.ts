@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ALGORITHMS } from '../../src/rules';
 import { clusterPorts, redisPort, uniquePrefix } from './helpers';
 
 // Exactness under real concurrency: separate OS processes, each with its own connection, race on
@@ -8,7 +9,6 @@ import { clusterPorts, redisPort, uniquePrefix } from './helpers';
 
 const run = promisify(execFile);
 const CHILD = join(__dirname, 'fixtures', 'consume-child.ts');
-const ALGORITHMS = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
 
 interface ChildResult {
   allowed: Record<string, number>;

@@ -4,6 +4,7 @@ import { type Algorithm, createLimiter, isStoreError, type Limiter, MemoryStore,
 import { type RedisClient, RedisStore } from '@ratekeeper/core/redis';
 import type { Cluster, Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../../../../scripts/redis-server';
+import { ALGORITHMS } from '../../src/rules';
 import type { ClockChildReply, ClockChildRequest } from './fixtures/clock-child';
 import { clusterPorts, newCluster, newRedis, pollUntil, redisPort, uniquePrefix } from './helpers';
 
@@ -11,7 +12,6 @@ import { clusterPorts, newCluster, newRedis, pollUntil, redisPort, uniquePrefix 
 // corrupt state under its keys, an evicting server, keys that UTF-8 cannot carry, keys of any
 // length, and a clock that must never run backwards for a key.
 
-const ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
 const HOUR = 3_600_000;
 
 const clients: RedisClient[] = [];

@@ -1,6 +1,7 @@
-import { type Algorithm, createLimiter, isConfigError, type Limiter } from '@ratekeeper/core';
+import { createLimiter, isConfigError, type Limiter } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import { Cluster, Redis } from 'ioredis';
+import { ALGORITHMS } from '../../src/rules';
 import { clusterPorts, newCluster, newRedis, pollUntil, redisPort, uniquePrefix } from './helpers';
 
 const redis = newRedis();
@@ -8,8 +9,6 @@ const cluster = newCluster();
 afterAll(async () => {
   await Promise.all([redis.quit(), cluster.quit()]);
 });
-
-const ALGORITHMS: Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
 
 async function keysOf(client: Redis | Cluster, prefix: string): Promise<{ key: string; pttl: number }[]> {
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
@@ -159,6 +158,7 @@ describe('options', () => {
     [{ client: 'redis', timeoutMs: 0 }, /`timeoutMs`.*got 0/],
     [{ client: 'redis', blockedCache: { maxKeys: 0 } }, /`blockedCache.maxKeys`.*got 0/],
     [{ client: 'redis', ttl: 5 }, /`ttl`/],
+    [{ client: 'redis', timeout: 5 }, /^Unknown option `timeout`: did you mean `timeoutMs`\? expected one of client, prefix, clock/],
   ])('rejects %p with a ConfigError naming the option', (options, message) => {
     const o = { ...options, client: options.client === 'redis' ? redis : options.client };
     let error: unknown;

@@ -1,17 +1,17 @@
-import { type Algorithm, MemoryStore, type RawResult, type Rule, resolveRules } from '@ratekeeper/core';
+import { MemoryStore, type RawResult, type Rule, resolveRules } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import fc from 'fast-check';
+import { ALGORITHM_DESCRIPTORS } from '../../src/algorithms/index';
+import { ALGORITHMS } from '../../src/rules';
 import { newRedis, uniquePrefix } from './helpers';
 
 // Parity: the Lua twins must compute exactly what the TypeScript algorithms compute. Random rule
-// sets (1-3 rules, every algorithm, odd windows so T = W/L is fractional, bursts, blockFor) and random
+// sets (1-3 rules, every registered algorithm, odd windows so T = W/L is fractional, bursts, blockFor) and random
 // sequences of clock steps, consumes, peeks and refunds run on a MemoryStore and on a RedisStore
 // with the client clock; every raw result must be identical.
 
 const client = newRedis();
 afterAll(() => client.quit());
-
-const ALGORITHMS: Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
 
 const ruleArb: fc.Arbitrary<Rule> = fc
   .record({
@@ -23,7 +23,7 @@ const ruleArb: fc.Arbitrary<Rule> = fc
   })
   .map(({ algorithm, limit, window, burstExtra, blockFor }) => {
     const rule: Rule = { algorithm, limit, window };
-    if ((algorithm === 'token-bucket' || algorithm === 'gcra') && burstExtra !== 0) rule.burst = Math.max(1, limit + burstExtra);
+    if (ALGORITHM_DESCRIPTORS[algorithm].takesBurst && burstExtra !== 0) rule.burst = Math.max(1, limit + burstExtra);
     if (blockFor > 0) rule.blockFor = blockFor;
     return rule;
   });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigError, describe } from '../../errors/config-error';
+import { ConfigError, rejectUnknownOptions } from '../../errors/config-error';
 import { StoreError } from '../../errors/store-error';
 import type { ResolvedRule } from '../../rules';
 import { markAnswered, type StoreHealth } from '../health';
@@ -59,7 +59,7 @@ const SCRIPT_CLOCK: Record<RedisClock, ScriptClock> = { server: 'time', 'server-
 // clocks (or a test's fake clock) and Redis.
 const SLACK: Record<RedisClock, number> = { server: 0, 'server-script': 0, client: 60_000 };
 
-const OPTION_KEYS = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache']);
+const OPTION_KEYS: ReadonlySet<string> = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache']);
 
 /**
  * Redis (standalone or Cluster) store: every decision is one `EVALSHA` of a Lua script that
@@ -94,9 +94,7 @@ export class RedisStore implements Store {
 
   constructor(options: RedisStoreOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
-    for (const k of Object.keys(options))
-      if (!OPTION_KEYS.has(k))
-        throw new ConfigError(k, `a RedisStore option (${[...OPTION_KEYS].join(', ')})`, `unknown option ${describe(k)}`);
+    rejectUnknownOptions(options, OPTION_KEYS);
     if (!isRedisClient(options.client)) throw new ConfigError('client', 'an ioredis Redis or Cluster instance', options.client);
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string' || /[{}]/.test(prefix))

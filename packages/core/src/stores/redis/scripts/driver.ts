@@ -1,3 +1,4 @@
+import { ALGORITHM_DESCRIPTORS, type Algorithm } from '../../../algorithms/index';
 import type { ResolvedRule } from '../../../rules';
 import { FIXED_WINDOW_LUA } from './fixed-window';
 import { GCRA_LUA } from './gcra';
@@ -8,13 +9,30 @@ import { TOKEN_BUCKET_LUA } from './token-bucket';
 /** The four operations; each is one script evaluating every rule of a limiter atomically. */
 export type Operation = 'consume' | 'peek' | 'refund' | 'reset';
 
-const TWINS = {
-  'fixed-window': { prefix: 'fw', lua: FIXED_WINDOW_LUA, undo: true },
-  'sliding-window': { prefix: 'sw', lua: SLIDING_WINDOW_LUA, undo: true },
-  'sliding-log': { prefix: 'sl', lua: SLIDING_LOG_LUA, undo: false },
-  'token-bucket': { prefix: 'tb', lua: TOKEN_BUCKET_LUA, undo: false },
-  gcra: { prefix: 'gc', lua: GCRA_LUA, undo: false },
-} as const;
+/**
+ * @internal The Lua twin of a registered algorithm (`algorithms/index.ts`). Its source defines
+ * `<idPrefix>_evaluate(k, now, rule, cost, consuming)`, `<idPrefix>_commit(k, now, rule, cost, out)`
+ * and `<idPrefix>_refund(k, now, rule, cost, charged_at)`, the twins of the TypeScript `evaluate`,
+ * `commit` and `refund`; `evaluate` returns its outcome (`allowed`, `remaining`, `reset_ms`,
+ * `retry_after_ms`) plus what `commit` needs.
+ */
+export interface LuaTwin {
+  readonly lua: string;
+  /**
+   * `evaluate` increments optimistically when consuming (and sets `out.inc`): a refusal by another
+   * rule takes the increment back with `hash_undo`.
+   */
+  readonly undo: boolean;
+}
+
+/** @internal Every algorithm's twin: a registered algorithm without one fails to compile. */
+export const TWINS = {
+  'fixed-window': { lua: FIXED_WINDOW_LUA, undo: true },
+  'sliding-window': { lua: SLIDING_WINDOW_LUA, undo: true },
+  'sliding-log': { lua: SLIDING_LOG_LUA, undo: false },
+  'token-bucket': { lua: TOKEN_BUCKET_LUA, undo: false },
+  gcra: { lua: GCRA_LUA, undo: false },
+} as const satisfies Record<Algorithm, LuaTwin>;
 
 // Shared helpers. Lua numbers passed to redis.call are formatted by Redis; integers are formatted
 // here instead so a large one is never written in exponent notation.
@@ -50,9 +68,9 @@ local function hnum(k, f, v)
   return x
 end
 -- Results end with the number of repaired keys when there were any.
-local function finish(out)
-  if REPAIRED > 0 then out[#out + 1] = REPAIRED end
-  return out
+local function finish(result)
+  if REPAIRED > 0 then result[#result + 1] = REPAIRED end
+  return result
 end
 -- A key's blockFor deadline (0: none). A value that is not a number is foreign: dropped, reported.
 local function blocked_until(k)
@@ -76,13 +94,14 @@ local function hash_drop_before(k, before)
 end
 -- Both window twins count in a hash field per window and increment optimistically: a refusal by
 -- another rule takes the increment back (drops the field it created).
-local function hash_undo(k, cost, r, s)
-  if s.new then redis.call('HDEL', k, s.f) else redis.call('HINCRBY', k, s.f, -cost) end
+local function hash_undo(k, cost, out)
+  if out.new then redis.call('HDEL', k, out.f) else redis.call('HINCRBY', k, out.f, -cost) end
 end
 `;
 
 // Mirrors BoundMemoryStore.consume: evaluate every rule, then commit all or (blockFor) block the
 // refusing ones; rules that allowed but were refused by another report their units as left.
+// KEYS[i]: rule i's state key; ARGV[2]: cost.
 const CONSUME = `
 local n = #R
 local cost = tonumber(ARGV[2])
@@ -90,77 +109,80 @@ local cost = tonumber(ARGV[2])
 -- Redis later (queued behind a pause, replayed after a stall) must not charge anything.
 local deadline = tonumber(ARGV[3])
 if deadline >= 0 and now > deadline then return {-1} end
-local st = {}
+local outs = {}
 local all = true
 for i = 1, n do
-  local r, k = R[i], KEYS[i]
+  local rule, k = R[i], KEYS[i]
   local blk = 0
-  if r.bf > 0 then blk = blocked_until(k) end
-  local s
+  if rule.block_for_ms > 0 then blk = blocked_until(k) end
+  local out
   if blk > now then
-    s = {blocked = true, ok = false, rem = 0, rst = blk - now, rty = blk - now}
+    out = {blocked = true, allowed = false, remaining = 0, reset_ms = blk - now, retry_after_ms = blk - now}
   else
-    s = r.ev(k, now, cost, r, true)
+    out = rule.evaluate(k, now, rule, cost, true)
   end
-  st[i] = s
-  if not s.ok then all = false end
+  outs[i] = out
+  if not out.allowed then all = false end
 end
-local out = {now}
+local result = {now}
 for i = 1, n do
-  local r, k, s = R[i], KEYS[i], st[i]
+  local rule, k, out = R[i], KEYS[i], outs[i]
   if all then
-    r.cm(k, now, cost, r, s)
-  elseif not s.blocked then
-    if s.inc then r.un(k, cost, r, s) end
-    if s.ok then
-      s.rem = s.rem + cost
-    elseif r.bf > 0 and s.rty ~= INF then
-      redis.call('SET', k .. ':b', fmt(now + r.bf), 'PX', fmt(r.bf + SLACK))
-      local wait = math.max(s.rty, r.bf)
-      s.rem = 0; s.rty = wait
-      if s.rst < wait then s.rst = wait end
+    rule.commit(k, now, rule, cost, out)
+  elseif not out.blocked then
+    if out.inc then rule.undo(k, cost, out) end
+    if out.allowed then
+      out.remaining = out.remaining + cost
+    elseif rule.block_for_ms > 0 and out.retry_after_ms ~= INF then
+      redis.call('SET', k .. ':b', fmt(now + rule.block_for_ms), 'PX', fmt(rule.block_for_ms + SLACK))
+      local wait = math.max(out.retry_after_ms, rule.block_for_ms)
+      out.remaining = 0; out.retry_after_ms = wait
+      if out.reset_ms < wait then out.reset_ms = wait end
     end
   end
-  local j = #out
-  if s.ok then out[j + 1] = 1 else out[j + 1] = 0 end
-  out[j + 2] = s.rem; out[j + 3] = s.rst; out[j + 4] = s.rty
+  local j = #result
+  if out.allowed then result[j + 1] = 1 else result[j + 1] = 0 end
+  result[j + 2] = out.remaining; result[j + 3] = out.reset_ms; result[j + 4] = out.retry_after_ms
 end
-return finish(out)
+return finish(result)
 `;
 
+// KEYS[i]: rule i's state key. A peek is a consume of 1 that commits nothing.
 const PEEK = `
-local out = {now}
+local result = {now}
 for i = 1, #R do
-  local r, k = R[i], KEYS[i]
+  local rule, k = R[i], KEYS[i]
   local blk = 0
-  if r.bf > 0 then blk = blocked_until(k) end
-  local j = #out
+  if rule.block_for_ms > 0 then blk = blocked_until(k) end
+  local j = #result
   if blk > now then
-    out[j + 1] = 0; out[j + 2] = 0; out[j + 3] = blk - now; out[j + 4] = blk - now
+    result[j + 1] = 0; result[j + 2] = 0; result[j + 3] = blk - now; result[j + 4] = blk - now
   else
-    local s = r.ev(k, now, 1, r, false)
-    if s.ok then out[j + 1] = 1; out[j + 2] = s.rem + 1 else out[j + 1] = 0; out[j + 2] = s.rem end
-    out[j + 3] = s.rst; out[j + 4] = s.rty
+    local out = rule.evaluate(k, now, rule, 1, false)
+    if out.allowed then result[j + 1] = 1; result[j + 2] = out.remaining + 1 else result[j + 1] = 0; result[j + 2] = out.remaining end
+    result[j + 3] = out.reset_ms; result[j + 4] = out.retry_after_ms
   end
 end
-return finish(out)
+return finish(result)
 `;
 
+// KEYS[i]: rule i's state key; ARGV[2]: cost; ARGV[3]: when the units were charged (the decision's `at`).
 const REFUND = `
 local cost = tonumber(ARGV[2])
-local chargedAt = tonumber(ARGV[3])
-for i = 1, #R do R[i].rf(KEYS[i], now, cost, R[i], chargedAt) end
+local charged_at = tonumber(ARGV[3])
+for i = 1, #R do R[i].refund(KEYS[i], now, R[i], cost, charged_at) end
 return REPAIRED
 `;
 
+// KEYS[i]: rule i's state key; its blockFor key (KEYS[i] .. ':b') goes with it.
 const RESET = `
 for i = 1, #KEYS do redis.call('UNLINK', KEYS[i], KEYS[i] .. ':b') end
 return 0
 `;
 
 /**
- * Where a script's `now` comes from: `'time'` reads Redis `TIME` in the script; `'argv'` takes
- * `ARGV[1]`; `'argv-or-time'` takes `ARGV[1]` unless it is negative (the caller has no synced
+ * Where a script's `now` comes from: `'time'` reads Redis `TIME` in the script (`ARGV[1]` is
+ * ignored); `'argv'` takes `ARGV[1]`; `'argv-or-time'` takes `ARGV[1]` unless it is negative (the caller has no synced
  * estimate yet), then reads `TIME`.
  */
 export type ScriptClock = 'time' | 'argv' | 'argv-or-time';
@@ -172,16 +194,25 @@ const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000
  * constants (a request carries only keys, time and cost); only the twins the rules use are included.
  * Every TTL is padded by `slackMs` so a key never expires (on Redis's clock) while the clock that
  * computed it still needs it.
+ *
+ * What a call passes (`BoundRedisStore#call`):
+ * - `KEYS[i]`: the state key of rule i, `prefix + rule.id + ':{' + hash tag + '}'`, one per rule in
+ *   rule order (all in one Cluster slot); a rule's blockFor deadline lives at `KEYS[i] .. ':b'`.
+ * - `ARGV[1]`: `now` in epoch ms for the client clock (else unused, see {@link ScriptClock});
+ * - `ARGV[2]`: the cost (peek: 1);
+ * - `ARGV[3]`: consume: the deadline (−1: none); refund: the charge's time (`chargedAt`).
+ * Reset takes no ARGV.
  */
 export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock: ScriptClock, slackMs: number): string {
   if (op === 'reset') return RESET;
   const used = [...new Set(rules.map((r) => r.algorithm))];
   const twins = used.map((a) => TWINS[a].lua).join('');
+  // One entry per rule, in KEYS order: the ResolvedRule's numbers and its twin's functions.
   const table = rules
     .map((r) => {
-      const p = TWINS[r.algorithm].prefix;
-      const undo = TWINS[r.algorithm].undo ? ', un = hash_undo' : '';
-      return `{l = ${r.limit}, w = ${r.windowMs}, b = ${r.burst}, bf = ${r.blockForMs}, ev = ${p}_eval, cm = ${p}_commit, rf = ${p}_refund${undo}}`;
+      const p = ALGORITHM_DESCRIPTORS[r.algorithm].idPrefix;
+      const undo = TWINS[r.algorithm].undo ? ', undo = hash_undo' : '';
+      return `{limit = ${r.limit}, window_ms = ${r.windowMs}, burst = ${r.burst}, block_for_ms = ${r.blockForMs}, evaluate = ${p}_evaluate, commit = ${p}_commit, refund = ${p}_refund${undo}}`;
     })
     .join(',\n  ');
   const now =

@@ -6,45 +6,46 @@
  * @internal
  */
 export const FIXED_WINDOW_LUA = `
-local function fw_eval(k, now, cost, r, consuming)
-  local W, L = r.w, r.l
+-- Twin of fixedWindow (algorithms/fixed-window.ts): fw_evaluate, fw_commit, fw_refund are its
+-- evaluate, commit, refund. The count lives in Redis, so \`out\` also carries the window's field.
+local function fw_evaluate(k, now, rule, cost, consuming)
+  local W, L = rule.window_ms, rule.limit
   local start = math.floor(now / W) * W
   local f = fmt(start)
-  local s = {f = f, start = start}
+  local out = {f = f, start = start}
   local count
   if consuming and cost <= L then
     count = call('HINCRBY', k, f, cost) - cost
-    s.inc = true
-    s.new = count == 0
+    out.inc = true
+    out.new = count == 0
   else
     count = hnum(k, f, call('HGET', k, f))
   end
-  local resetMs = start + W - now
-  s.rst = resetMs
+  local reset_ms = start + W - now
+  out.reset_ms = reset_ms
   if count + cost <= L then
-    s.ok = true; s.rem = L - count - cost; s.rty = 0
+    out.allowed = true; out.remaining = L - count - cost; out.retry_after_ms = 0
   else
-    s.ok = false; s.rem = L - count
-    if cost > L then s.rty = INF else s.rty = resetMs end
+    out.allowed = false; out.remaining = L - count
+    if cost > L then out.retry_after_ms = INF else out.retry_after_ms = reset_ms end
   end
-  return s
+  return out
 end
 
-local function fw_commit(k, now, cost, r, s)
-  if s.new then
+local function fw_commit(k, now, rule, cost, out)
+  if out.new then
     -- First units of this window: older windows are dead, and the hash lives until this one ends.
     -- An older window's field can only still be here shortly after this window began: its key
     -- expired SLACK (+ clock error) after that window ended. Past that, HLEN is skipped, which saves
     -- a command per key and window; a field missed anyway would only cost memory (never read).
-    if now - s.start < 2 * SLACK + 1000 and call('HLEN', k) > 1 then hash_drop_before(k, s.start) end
-    redis.call('PEXPIRE', k, fmt(s.start + r.w - now + SLACK))
+    if now - out.start < 2 * SLACK + 1000 and call('HLEN', k) > 1 then hash_drop_before(k, out.start) end
+    redis.call('PEXPIRE', k, fmt(out.start + rule.window_ms - now + SLACK))
   end
 end
 
-
-local function fw_refund(k, now, cost, r, chargedAt)
-  local W = r.w
-  local cs = math.floor(chargedAt / W) * W
+local function fw_refund(k, now, rule, cost, charged_at)
+  local W = rule.window_ms
+  local cs = math.floor(charged_at / W) * W
   -- Only the window the units were charged in, and only while it lasts.
   if cs + W > now and cs <= now then
     local f = fmt(cs)

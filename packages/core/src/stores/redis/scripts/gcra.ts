@@ -6,7 +6,9 @@
  * @internal
  */
 export const GCRA_LUA = `
-local function gc_load(k)
+-- Twin of gcra (algorithms/gcra.ts): gcra_evaluate, gcra_commit, gcra_refund are its evaluate,
+-- commit, refund; gcra_backlog is backlogOf(); gcra_store is setTat() plus the write.
+local function gcra_load(k)
   local v = call('GET', k)
   if not v then return 0, 0, false end
   local a, b = string.match(v, '^(%-?%d+) (%d+)$')
@@ -16,13 +18,13 @@ local function gc_load(k)
 end
 
 -- (TAT - now) x limit when TAT is ahead of now, else 0.
-local function gc_backlog(tat, rem, now, L)
+local function gcra_backlog(tat, rem, now, L)
   if tat > now or (tat == now and rem > 0) then return (tat - now) * L + rem end
   return 0
 end
 
 -- Stores TAT = now + scaled / limit until it has passed.
-local function gc_store(k, now, L, scaled)
+local function gcra_store(k, now, L, scaled)
   local whole = math.floor(scaled / L)
   local tat = now + whole
   local rem = scaled - whole * L
@@ -32,37 +34,37 @@ local function gc_store(k, now, L, scaled)
   else redis.call('DEL', k) end
 end
 
-local function gc_eval(k, now, cost, r, consuming)
-  local L, W = r.l, r.w
-  local tat, rem = gc_load(k)
-  local tau = r.b * W
-  local backlog = gc_backlog(tat, rem, now, L)
+local function gcra_evaluate(k, now, rule, cost, consuming)
+  local L, W = rule.limit, rule.window_ms
+  local tat, rem = gcra_load(k)
+  local tau = rule.burst * W
+  local backlog = gcra_backlog(tat, rem, now, L)
   local after = backlog + cost * W
-  local s = {backlog = backlog}
+  local out = {backlog = backlog}
   if after <= tau then
-    s.ok = true
-    s.rem = math.floor((tau - after) / W)
-    s.rst = math.ceil(after / L)
-    s.rty = 0
+    out.allowed = true
+    out.remaining = math.floor((tau - after) / W)
+    out.reset_ms = math.ceil(after / L)
+    out.retry_after_ms = 0
   else
-    s.ok = false
-    s.rem = math.floor((tau - backlog) / W)
-    s.rst = math.ceil(backlog / L)
-    if cost > r.b then s.rty = INF else s.rty = math.ceil((after - tau) / L) end
+    out.allowed = false
+    out.remaining = math.floor((tau - backlog) / W)
+    out.reset_ms = math.ceil(backlog / L)
+    if cost > rule.burst then out.retry_after_ms = INF else out.retry_after_ms = math.ceil((after - tau) / L) end
   end
-  return s
+  return out
 end
 
-local function gc_commit(k, now, cost, r, s)
-  gc_store(k, now, r.l, s.backlog + cost * r.w)
+local function gcra_commit(k, now, rule, cost, out)
+  gcra_store(k, now, rule.limit, out.backlog + cost * rule.window_ms)
 end
 
-local function gc_refund(k, now, cost, r, chargedAt)
+local function gcra_refund(k, now, rule, cost, charged_at)
   -- The backlog never exceeds tau: a charge that old has been repaid.
-  if (now - chargedAt) * r.l >= r.b * r.w then return end
-  local tat, rem, found = gc_load(k)
+  if (now - charged_at) * rule.limit >= rule.burst * rule.window_ms then return end
+  local tat, rem, found = gcra_load(k)
   if not found then return end
-  local backlog = gc_backlog(tat, rem, now, r.l)
-  if backlog > 0 then gc_store(k, now, r.l, math.max(0, backlog - cost * r.w)) end
+  local backlog = gcra_backlog(tat, rem, now, rule.limit)
+  if backlog > 0 then gcra_store(k, now, rule.limit, math.max(0, backlog - cost * rule.window_ms)) end
 end
 `;

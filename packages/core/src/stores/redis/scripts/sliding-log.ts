@@ -6,6 +6,9 @@
  * @internal
  */
 export const SLIDING_LOG_LUA = `
+-- Twin of slidingLog (algorithms/sliding-log.ts): sl_evaluate, sl_commit, sl_refund are its
+-- evaluate, commit, refund; sl_dead counts what its prune() would drop.
+
 -- How many leading entries have aged out (t + W <= now). A list with an entry that is not a
 -- timestamp among them is foreign or corrupt: it is dropped (and reported) as a whole.
 local function sl_dead(k, now, W)
@@ -26,25 +29,25 @@ local function sl_dead(k, now, W)
   end
 end
 
-local function sl_eval(k, now, cost, r, consuming)
-  local W, L = r.w, r.l
+local function sl_evaluate(k, now, rule, cost, consuming)
+  local W, L = rule.window_ms, rule.limit
   local drop = sl_dead(k, now, W)
   local n = call('LLEN', k) - drop
-  local s = {drop = drop}
+  local out = {drop = drop}
   if n + cost <= L then
-    s.ok = true; s.rem = L - n - cost; s.rst = W; s.rty = 0
-    return s
+    out.allowed = true; out.remaining = L - n - cost; out.reset_ms = W; out.retry_after_ms = 0
+    return out
   end
-  s.ok = false
-  s.rem = L - n
-  if n == 0 then s.rst = 0 else s.rst = (tonumber(call('LINDEX', k, -1)) or 0) + W - now end
-  if cost > L then s.rty = INF
-  else s.rty = (tonumber(call('LINDEX', k, drop + n + cost - L - 1)) or 0) + W - now end
-  return s
+  out.allowed = false
+  out.remaining = L - n
+  if n == 0 then out.reset_ms = 0 else out.reset_ms = (tonumber(call('LINDEX', k, -1)) or 0) + W - now end
+  if cost > L then out.retry_after_ms = INF
+  else out.retry_after_ms = (tonumber(call('LINDEX', k, drop + n + cost - L - 1)) or 0) + W - now end
+  return out
 end
 
-local function sl_commit(k, now, cost, r, s)
-  if s.drop > 0 then call('LTRIM', k, s.drop, -1) end
+local function sl_commit(k, now, rule, cost, out)
+  if out.drop > 0 then call('LTRIM', k, out.drop, -1) end
   local t = fmt(now)
   local batch = {}
   for i = 1, cost do
@@ -54,18 +57,18 @@ local function sl_commit(k, now, cost, r, s)
       batch = {}
     end
   end
-  redis.call('PEXPIRE', k, fmt(r.w + SLACK))
+  redis.call('PEXPIRE', k, fmt(rule.window_ms + SLACK))
 end
 
-local function sl_refund(k, now, cost, r, chargedAt)
-  local W = r.w
+local function sl_refund(k, now, rule, cost, charged_at)
+  local W = rule.window_ms
   local drop = sl_dead(k, now, W)
   if drop > 0 then call('LTRIM', k, drop, -1) end
   local len = call('LLEN', k)
   if len == 0 then return end
   -- Entries logged after the charge belong to later requests: keep them.
   local later = 0
-  while later < len and (tonumber(call('LINDEX', k, -1 - later)) or 0) > chargedAt do later = later + 1 end
+  while later < len and (tonumber(call('LINDEX', k, -1 - later)) or 0) > charged_at do later = later + 1 end
   local take = math.min(cost, len - later)
   if take <= 0 then return end
   local kept = {}

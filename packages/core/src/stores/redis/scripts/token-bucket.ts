@@ -4,14 +4,16 @@
  * @internal
  */
 export const TOKEN_BUCKET_LUA = `
-local function tb_load(k, now, r)
+-- Twin of tokenBucket (algorithms/token-bucket.ts): tb_evaluate, tb_commit, tb_refund are its
+-- evaluate, commit, refund; tb_refill is refill(); tb_store keeps the state until its expiresAt.
+local function tb_load(k, now, rule)
   local v = call('GET', k)
   if v then
     local a, b = string.match(v, '^(%-?%d+) (%-?%d+)$')
     if a then return tonumber(a), tonumber(b), true end
     corrupt(k)
   end
-  return now, r.b * r.w, false
+  return now, rule.burst * rule.window_ms, false
 end
 
 local function tb_refill(ts, tokens, now, L, cap)
@@ -24,44 +26,44 @@ local function tb_refill(ts, tokens, now, L, cap)
   return ts, tokens
 end
 
-local function tb_store(k, now, r, ts, tokens)
-  local ttl = ts + math.ceil((r.b * r.w - tokens) / r.l) - now
+local function tb_store(k, now, rule, ts, tokens)
+  local ttl = ts + math.ceil((rule.burst * rule.window_ms - tokens) / rule.limit) - now
   if ttl > 0 then redis.call('SET', k, fmt(ts) .. ' ' .. fmt(tokens), 'PX', fmt(ttl + SLACK))
   else redis.call('DEL', k) end
 end
 
-local function tb_eval(k, now, cost, r, consuming)
-  local W, L = r.w, r.l
-  local cap = r.b * W
-  local ts, tokens = tb_load(k, now, r)
+local function tb_evaluate(k, now, rule, cost, consuming)
+  local W, L = rule.window_ms, rule.limit
+  local cap = rule.burst * W
+  local ts, tokens = tb_load(k, now, rule)
   ts, tokens = tb_refill(ts, tokens, now, L, cap)
-  local s = {ts = ts, tokens = tokens}
+  local out = {ts = ts, tokens = tokens}
   local need = cost * W
   if tokens >= need then
-    s.ok = true
-    s.rem = math.floor((tokens - need) / W)
-    s.rst = math.ceil((cap - tokens + need) / L)
-    s.rty = 0
+    out.allowed = true
+    out.remaining = math.floor((tokens - need) / W)
+    out.reset_ms = math.ceil((cap - tokens + need) / L)
+    out.retry_after_ms = 0
   else
-    s.ok = false
-    s.rem = math.floor(tokens / W)
-    s.rst = math.ceil((cap - tokens) / L)
-    if cost > r.b then s.rty = INF else s.rty = math.ceil((need - tokens) / L) end
+    out.allowed = false
+    out.remaining = math.floor(tokens / W)
+    out.reset_ms = math.ceil((cap - tokens) / L)
+    if cost > rule.burst then out.retry_after_ms = INF else out.retry_after_ms = math.ceil((need - tokens) / L) end
   end
-  return s
+  return out
 end
 
-local function tb_commit(k, now, cost, r, s)
-  tb_store(k, now, r, s.ts, s.tokens - cost * r.w)
+local function tb_commit(k, now, rule, cost, out)
+  tb_store(k, now, rule, out.ts, out.tokens - cost * rule.window_ms)
 end
 
-local function tb_refund(k, now, cost, r, chargedAt)
+local function tb_refund(k, now, rule, cost, charged_at)
   -- A charge older than a full refill has been repaid already.
-  if (now - chargedAt) * r.l >= r.b * r.w then return end
-  local ts, tokens, found = tb_load(k, now, r)
+  if (now - charged_at) * rule.limit >= rule.burst * rule.window_ms then return end
+  local ts, tokens, found = tb_load(k, now, rule)
   if not found then return end
-  local cap = r.b * r.w
-  ts, tokens = tb_refill(ts, tokens, now, r.l, cap)
-  tb_store(k, now, r, ts, math.min(cap, tokens + cost * r.w))
+  local cap = rule.burst * rule.window_ms
+  ts, tokens = tb_refill(ts, tokens, now, rule.limit, cap)
+  tb_store(k, now, rule, ts, math.min(cap, tokens + cost * rule.window_ms))
 end
 `;
