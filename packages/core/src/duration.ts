@@ -1,4 +1,5 @@
 import { ConfigError } from './errors/config-error';
+import { durationHint } from './errors/migration-hints';
 
 /** Milliseconds, or a number with a unit: `'500ms'`, `'1s'`, `'15m'`, `'1h'`, `'1d'`. */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
@@ -18,7 +19,14 @@ export function parseDuration(value: unknown, option: string, allowZero = false)
   if (typeof value === 'number') ms = value;
   else if (typeof value === 'string') {
     const match = PATTERN.exec(value.trim());
-    if (!match) throw new ConfigError(option, "a duration in milliseconds or a string such as '500ms', '1s', '15m', '1h', '1d'", value);
+    if (!match) {
+      const hint = durationHint(value);
+      throw new ConfigError(
+        option,
+        `a duration in milliseconds or a string such as '500ms', '1s', '15m', '1h', '1d'${hint ? ` (did you mean ${hint}?)` : ''}`,
+        value,
+      );
+    }
     ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
   } else {
     throw new ConfigError(option, "a duration in milliseconds or a string such as '15m'", value);

@@ -5,6 +5,11 @@
 // The pipeline: an adapter describes its framework (`HttpAdapter`) and applies each `HttpOutcome`.
 
 export { createHttpLimiter, type HttpAdapter, HttpLimiter, type HttpOutcome } from './http/pipeline';
+export { BoundDecision, type RequestDecision } from './http/request-decision';
+
+// Node's http server (Express, Fastify, Koa): header lookup, headers and refunds on a ServerResponse.
+
+export { finishOnClose, type NodeRequestLike, type NodeResponseLike, nodeHeader, setNodeHeaders } from './http/node';
 
 // Option handling, for adapters with options of their own and per-route options layered over app-wide ones.
 

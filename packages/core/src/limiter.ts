@@ -70,6 +70,15 @@ export interface Limiter {
   readonly now: () => number;
   /** Decides and, when allowed, consumes `cost` from every rule. Denied requests consume nothing. */
   consume(key: string, options?: ConsumeOptions): Promise<Decision>;
+  /**
+   * `consume` without a promise, for synchronous stores (the `MemoryStore`, and an `onStoreError`
+   * that is a policy or a `MemoryStore`): queues, game loops and stream processors get a decision in
+   * the same tick. Throws `ConfigError` on a store that answers asynchronously (Redis).
+   * @example
+   * const d = limiter.consumeSync(userId);
+   * if (!d.allowed) dropEvent();
+   */
+  consumeSync(key: string, options?: ConsumeOptions): Decision;
   /** Decides a request of cost 1 without consuming; `remaining` is what is left now. */
   peek(key: string): Promise<Decision>;
   /** Gives back units (e.g. after a failed request); never below empty. */
@@ -82,9 +91,6 @@ export interface Limiter {
    */
   acquire(key: string, options?: AcquireOptions): Promise<Acquired>;
 }
-
-/** @internal Key of the limiter method that decides without a promise when the store is synchronous. */
-export const CONSUME_NOW: unique symbol = Symbol('ratekeeper.consumeNow');
 
 const OPTION_KEYS = new Set([
   'rules',
@@ -115,15 +121,35 @@ export function createLimiter(options: LimiterOptions): Limiter {
   return new RateLimiter(options);
 }
 
+/**
+ * The limiter with its synchronous-when-possible decision, for the HTTP pipeline, which answers a
+ * request in the same tick when the store is synchronous. @internal
+ */
+export function createDecider(options: LimiterOptions): Limiter & Decider {
+  return new RateLimiter(options);
+}
+
+/** @internal */
+export interface Decider {
+  /** `consume` answering with a plain decision when the store is synchronous; rejects (never throws) on bad arguments. */
+  decide(key: string, cost: number): Decision | Promise<Decision>;
+}
+
+function isSynchronous(store: unknown): boolean {
+  return typeof store === 'object' && store !== null && (store as { synchronous?: unknown }).synchronous === true;
+}
+
 function isStore(value: unknown): value is Store {
   return typeof value === 'object' && value !== null && typeof (value as Store).bind === 'function';
 }
 
-class RateLimiter implements Limiter {
+class RateLimiter implements Limiter, Decider {
   readonly rules: readonly ResolvedRule[];
   readonly now: () => number;
   readonly #guard: StoreGuard;
   readonly #maxCost: number;
+  readonly #sync: boolean;
+  readonly #storeName: string;
 
   constructor(options: LimiterOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
@@ -168,6 +194,8 @@ class RateLimiter implements Limiter {
       onRecover: options.onRecover,
     });
     this.#maxCost = Math.min(...this.rules.map(capacityOf));
+    this.#sync = isSynchronous(store) && (!isStore(policy) || isSynchronous(policy));
+    this.#storeName = isSynchronous(store) ? 'an asynchronous onStoreError store' : `a ${store.constructor.name}`;
   }
 
   consume(key: string, options?: ConsumeOptions): Promise<Decision> {
@@ -193,11 +221,16 @@ class RateLimiter implements Limiter {
     return this.#guard.run(op, storageKey(key), cost, Math.floor(this.now()));
   }
 
-  /**
-   * @internal `consume` without the promise when the store is synchronous; the HTTP pipeline uses
-   * it to answer a request in the same tick. Rejects (never throws) on bad arguments.
-   */
-  [CONSUME_NOW](key: string, cost: number): Decision | Promise<Decision> {
+  consumeSync(key: string, options?: ConsumeOptions): Decision {
+    if (!this.#sync)
+      throw new ConfigError('store', 'a synchronous store (MemoryStore) for consumeSync; use consume() with this store', this.#storeName);
+    const cost = options?.cost ?? 1;
+    if (!Number.isSafeInteger(cost) || cost < 1) throw new ConfigError('cost', 'a positive integer', cost);
+    if (typeof key !== 'string') throw new ConfigError('key', 'a string', key);
+    return this.#run('consume', key, cost) as Decision;
+  }
+
+  decide(key: string, cost: number): Decision | Promise<Decision> {
     return this.#run('consume', key, cost);
   }
 

@@ -94,8 +94,9 @@ describe('createLimiter option validation', () => {
   });
 
   it('unknown option names are rejected at the top level and inside rules', () => {
-    expectConfigError(make({ limit: 5, window: 1000, windowMs: 1000 }), 'windowMs', 'unknown option');
-    expectConfigError(make({ limit: 5, window: 1000, max: 5 }), 'max', 'unknown option');
+    // Incumbents' names get a hint toward ratekeeper's instead of the list of options.
+    expectConfigError(make({ limit: 5, window: 1000, windowMs: 1000 }), 'windowMs', 'ratekeeper calls it `window`');
+    expectConfigError(make({ limit: 5, window: 1000, max: 5 }), 'max', 'ratekeeper calls it `limit`');
     expectConfigError(
       make({
         rules: [

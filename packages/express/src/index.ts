@@ -1,12 +1,20 @@
-import type { Decision, RateLimitOptions } from '@ratekeeper/core';
-import { createHttpLimiter, type HttpAdapter, type HttpOutcome } from '@ratekeeper/core/http';
+import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
+import {
+  createHttpLimiter,
+  finishOnClose,
+  type HttpAdapter,
+  type HttpOutcome,
+  nodeHeader,
+  type RequestDecision,
+  setNodeHeaders,
+} from '@ratekeeper/core/http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 declare global {
   namespace Express {
     interface Request {
-      /** The decision of the last ratekeeper limiter this request passed through. */
-      rateLimit?: Decision;
+      /** The decision of the last ratekeeper limiter this request passed through, with its key, `refund()` and `reset()`. */
+      rateLimit?: RequestDecision;
     }
   }
 }
@@ -23,7 +31,24 @@ const adapter: HttpAdapter<Request> = {
     const setting: unknown = req.app.get('trust proxy');
     return setting !== false && setting !== 0 && setting !== undefined;
   },
+  header: nodeHeader,
 };
+
+/** The Express middleware, with the limiter it uses (`undefined` when `rules` is a function). */
+export interface RateLimitMiddleware extends RequestHandler {
+  readonly limiter: Limiter | undefined;
+}
+
+/** Used on another framework (Koa passes `(ctx, next)`): say which package fits, never crash. */
+let wrongFramework: ConfigError | undefined;
+function wrongFrameworkError(): ConfigError {
+  wrongFramework ??= new ConfigError(
+    'framework',
+    'Express (this is @ratekeeper/express; on Koa use @ratekeeper/koa, on Fastify @ratekeeper/fastify, on Hono @ratekeeper/hono)',
+    'a middleware call without (req, res, next)',
+  );
+  return wrongFramework;
+}
 
 /**
  * Express (4 and 5) rate-limit middleware, for the whole app or a single route. The decision is
@@ -33,15 +58,23 @@ const adapter: HttpAdapter<Request> = {
  * app.use(rateLimit({ limit: 100, window: '15m' }));
  * app.post('/login', rateLimit({ limit: 5, window: '1m', key: ['ip', 'route'] }), login);
  */
-export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
+export function rateLimit(options: ExpressRateLimitOptions): RateLimitMiddleware {
   const limiter = createHttpLimiter(options, adapter);
-  return function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const out = limiter.handle(req, req, res);
+  const middleware = function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): unknown {
+    if (typeof next !== 'function' || typeof (res as Partial<Response> | undefined)?.setHeader !== 'function') {
+      // Koa calls (ctx, next): rejecting lets Koa answer 500 with this error instead of crashing.
+      const error = wrongFrameworkError();
+      if (typeof res === 'function') return Promise.reject(error);
+      throw error;
+    }
+    const out = limiter.handle(req, req);
     // The memory store answers in the same tick: no promise hop for the common case. Anything
     // asynchronous is a native Promise (the pipeline adopts thenables), so this one test suffices.
     if (out instanceof Promise) out.then((o) => apply(req, res, next, o), next);
     else apply(req, res, next, out);
+    return undefined;
   };
+  return Object.assign(middleware, { limiter: limiter.limiter });
 }
 
 function apply(req: Request, res: Response, next: NextFunction, out: HttpOutcome | undefined): void {
@@ -50,8 +83,8 @@ function apply(req: Request, res: Response, next: NextFunction, out: HttpOutcome
     return;
   }
   req.rateLimit = out.decision;
-  const headers = out.headers;
-  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name] as string);
+  setNodeHeaders(res, out.headers, out.clear);
+  finishOnClose(res, out.finish);
   if (out.blocked && out.body !== undefined) {
     // Written directly: `res.send` would hash an ETag for every rejected request.
     res.statusCode = out.statusCode;

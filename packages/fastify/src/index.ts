@@ -1,11 +1,14 @@
-import { ConfigError, type Decision, MemoryStore, type RateLimitOptions } from '@ratekeeper/core';
+import { ConfigError, MemoryStore, type RateLimitOptions } from '@ratekeeper/core';
 import {
   createHttpLimiter,
+  finishOnClose,
   HTTP_OPTION_KEYS,
   type HttpAdapter,
   type HttpLimiter,
   type HttpOutcome,
   mergeRateLimitOptions,
+  nodeHeader,
+  type RequestDecision,
   rejectUnknownOptions,
 } from '@ratekeeper/core/http';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
@@ -38,8 +41,15 @@ declare module 'fastify' {
     rateLimit?: RouteRateLimitOptions | false;
   }
   interface FastifyRequest {
-    /** The decision of the limiter that counted this request. */
-    rateLimit?: Decision;
+    /** The decision of the last ratekeeper limiter this request passed through, with its key, `refund()` and `reset()`. */
+    rateLimit?: RequestDecision;
+  }
+  interface FastifyInstance {
+    /**
+     * A rate-limit hook for your own hooks, with these options layered over the plugin's:
+     * `app.addHook('preHandler', app.rateLimit({ limit: 5, window: '1m' }))`.
+     */
+    rateLimit(options?: RouteRateLimitOptions): RateLimitHookHandler;
   }
 }
 
@@ -54,6 +64,7 @@ const adapter: HttpAdapter<FastifyRequest> = {
   // Fastify does not expose its `trustProxy` setting; when it trusts the peer, `request.ip` comes
   // from X-Forwarded-For and differs from the socket address (only asked when that header is present).
   trustsProxy: (request) => request.ip !== request.raw.socket.remoteAddress,
+  header: (request, name) => nodeHeader(request.raw, name),
 };
 
 const ROUTE_KEYS: ReadonlySet<string> = new Set(['hook']);
@@ -64,38 +75,44 @@ function resolveHook(value: unknown, option: string): RateLimitHook {
   return value;
 }
 
-type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
+/** A callback-style Fastify hook. */
+export type RateLimitHookHandler = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
 
-// Callback-style hook: answered in the same tick when the store is synchronous, no async wrapper.
-function hookFor(limiter: HttpLimiter<FastifyRequest>, only404: boolean): Hook {
-  return function rateLimitHook(request, reply, done) {
-    if (only404 && !request.is404) return done();
-    const out = limiter.handle(request, request.raw, reply.raw);
-    // Anything asynchronous is a native Promise (the pipeline adopts thenables): this one test suffices.
-    if (out instanceof Promise) out.then((o) => apply(request, reply, done, o), done);
-    else apply(request, reply, done, out);
-  };
-}
-
-function apply(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, out: HttpOutcome | undefined): void {
-  if (out === undefined) {
+/** Runs `limiters` in order; stops at the first that answered the request. */
+function runAll(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+  limiters: readonly HttpLimiter<FastifyRequest>[],
+  i: number,
+): void {
+  const limiter = limiters[i];
+  if (limiter === undefined) {
     done();
     return;
   }
+  const next = (): void => runAll(request, reply, done, limiters, i + 1);
+  const out = limiter.handle(request, request.raw);
+  // Anything asynchronous is a native Promise (the pipeline adopts thenables): this one test suffices.
+  if (out instanceof Promise) out.then((o) => apply(request, reply, next, o), done);
+  else apply(request, reply, next, out);
+}
+
+function apply(request: FastifyRequest, reply: FastifyReply, next: () => void, out: HttpOutcome | undefined): void {
+  if (out === undefined) {
+    next();
+    return;
+  }
   request.rateLimit = out.decision;
+  if (out.clear !== undefined) for (const name of out.clear) reply.removeHeader(name);
   if (out.headers !== undefined) reply.headers(out.headers);
+  finishOnClose(reply.raw, out.finish);
   if (out.blocked && out.body !== undefined) {
     // Sent as a plain body: no Error object, no stack trace, no error handler on the 429 path.
     reply.code(out.statusCode).type(out.body.contentType).send(out.body.body);
     return;
   }
-  done();
-}
-
-function addRouteHook(route: RouteOptions, hook: RateLimitHook, fn: Hook): void {
-  const existing = route[hook] as Hook | Hook[] | undefined;
-  // Appended: the route's own hooks (e.g. authentication) run first.
-  route[hook] = (existing === undefined ? [fn] : Array.isArray(existing) ? [...existing, fn] : [existing, fn]) as never;
+  next();
 }
 
 function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done: (err?: Error) => void): void {
@@ -109,6 +126,11 @@ function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done
   done();
 }
 
+interface RouteLimiter {
+  readonly limiter: HttpLimiter<FastifyRequest>;
+  readonly hook: RateLimitHook;
+}
+
 function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void {
   const { hook: hookOption, global: globalOption, ...shared } = options;
   // Checked here too: with `global: false` no app limiter is built to reject a misspelt option.
@@ -119,30 +141,67 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
   const base: RateLimitOptions<FastifyRequest> = { ...shared, store: shared.store ?? new MemoryStore() };
   const appLimiter = globalOption === false ? undefined : createHttpLimiter(base, adapter);
 
+  // A route's `config.rateLimit` adds its own limiter to the app-wide one (both count, as on Express
+  // and Koa); `false` opts the route out of both. Route limiters are built once per route config.
+  // Keyed by config object, then route: one options object may be shared by several routes.
+  const routeLimiters = new WeakMap<object, Map<string, RouteLimiter>>();
+  const routeLimiter = (config: RouteRateLimitOptions, method: string, url: string | undefined): RouteLimiter => {
+    if (typeof config !== 'object' || config === null) throw new ConfigError('config.rateLimit', 'an options object or false', config);
+    let byRoute = routeLimiters.get(config);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      routeLimiters.set(config, byRoute);
+    }
+    const id = `${method} ${url ?? ''}`;
+    let entry = byRoute.get(id);
+    if (entry === undefined) {
+      const { hook: routeHook, ...routeOptions } = config;
+      const merged = mergeRateLimitOptions(base, routeOptions);
+      // Each configured route counts on its own unless it names a prefix.
+      if (routeOptions.prefix === undefined) merged.prefix = `${base.prefix ?? 'rk:'}${id}:`;
+      entry = { limiter: createHttpLimiter(merged, adapter, ROUTE_KEYS), hook: resolveHook(routeHook ?? hook, 'config.rateLimit.hook') };
+      byRoute.set(id, entry);
+    }
+    return entry;
+  };
+
   // The plugin may be registered more than once (several limiters on one app).
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined);
+  if (!fastify.hasDecorator('rateLimit'))
+    fastify.decorate('rateLimit', (o: RouteRateLimitOptions = {}): RateLimitHookHandler => {
+      const { hook: _ignored, ...own } = o;
+      const limiter = createHttpLimiter(mergeRateLimitOptions(base, own), adapter);
+      const list = [limiter];
+      return (request, reply, done) => runAll(request, reply, done, list, 0);
+    });
+  // Validate route configs as routes are added after the plugin (a typo fails at registration).
   fastify.addHook('onRoute', (route) => {
-    const config = (route.config as { rateLimit?: RouteRateLimitOptions | false } | undefined)?.rateLimit;
-    if (config === false) return;
-    if (config === undefined) {
-      if (appLimiter !== undefined) addRouteHook(route, hook, hookFor(appLimiter, false));
-      return;
-    }
-    if (typeof config !== 'object' || config === null) throw new ConfigError('config.rateLimit', 'an options object or false', config);
-    const { hook: routeHook, ...routeOptions } = config;
-    const merged = mergeRateLimitOptions(base, routeOptions);
-    // Each configured route counts on its own unless it names a prefix.
-    if (routeOptions.prefix === undefined) merged.prefix = `${base.prefix ?? 'rk:'}${String(route.method)} ${route.url}:`;
-    const limiter = createHttpLimiter(merged, adapter, ROUTE_KEYS);
-    addRouteHook(route, resolveHook(routeHook ?? hook, 'config.rateLimit.hook'), hookFor(limiter, false));
+    const config = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit;
+    if (config === undefined || config === false) return;
+    routeLimiter(config as RouteRateLimitOptions, String(route.method), route.url);
   });
-  // Requests that match no route get the app limits too, so probing random paths is limited.
-  if (appLimiter !== undefined) fastify.addHook(hook, hookFor(appLimiter, true));
+
+  // Global hooks (fastify-plugin: the root context) apply to every route, also routes declared
+  // before the plugin or while `register` was not awaited, and to 404s: never unlimited in silence.
+  const phase = (which: RateLimitHook): RateLimitHookHandler =>
+    function rateLimitHook(request, reply, done) {
+      const config = (request.routeOptions.config as { rateLimit?: RouteRateLimitOptions | false } | undefined)?.rateLimit;
+      if (config === false) return done();
+      const route = config === undefined ? undefined : routeLimiter(config, request.method, request.routeOptions.url);
+      const app = which === hook ? appLimiter : undefined;
+      const own = route !== undefined && route.hook === which ? route.limiter : undefined;
+      if (app === undefined && own === undefined) return done();
+      if (own === undefined) return runAll(request, reply, done, [app as HttpLimiter<FastifyRequest>], 0);
+      runAll(request, reply, done, app === undefined ? [own] : [app, own], 0);
+    };
+  fastify.addHook('onRequest', phase('onRequest'));
+  fastify.addHook('preHandler', phase('preHandler'));
 }
 
 /**
  * Fastify (5) plugin: limits every route with the plugin options, and single routes with
- * `config: { rateLimit: options | false }`. The decision is on `request.rateLimit`.
+ * `config: { rateLimit: options | false }` (a route limiter adds to the app-wide one; `false` opts
+ * out of both). The decision is on `request.rateLimit`.
  * @example
  * await app.register(rateLimitPlugin, { limit: 100, window: '1m' });
  * app.get('/search', { config: { rateLimit: { limit: 10, window: '1m' } } }, search);

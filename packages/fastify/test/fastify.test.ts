@@ -39,14 +39,18 @@ async function get(app: FastifyInstance, url: string, headers: Record<string, st
 }
 
 describe('@ratekeeper/fastify', () => {
-  it('applies route config over the plugin options, and false turns limiting off', async () => {
+  it('a route config adds its limiter to the app-wide one (both count), and false turns limiting off', async () => {
     const app = Fastify();
-    await app.register(rateLimitPlugin, { limit: 2, window: '1m', now });
+    await app.register(rateLimitPlugin, { limit: 4, window: '1m', now });
     app.get('/default', async () => 'ok');
     app.get('/strict', { config: { rateLimit: { limit: 1, window: '1m' } } }, async () => 'ok');
     app.get('/open', { config: { rateLimit: false } }, async () => 'ok');
-    expect(await codes(app, '/default', 3)).toEqual([200, 200, 429]);
     expect(await codes(app, '/strict', 2)).toEqual([200, 429]);
+    const denied = await get(app, '/strict');
+    // The 429 describes the route limiter that denied it.
+    expect(denied.headers['x-ratelimit-limit']).toBe('1');
+    // The three /strict requests also counted app-wide: one unit of 4 is left.
+    expect(await codes(app, '/default', 2)).toEqual([200, 429]);
     const open = await get(app, '/open');
     expect(open.status).toBe(200);
     expect(open.headers['x-ratelimit-limit']).toBeUndefined();

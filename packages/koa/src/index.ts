@@ -1,6 +1,21 @@
-import type { RateLimitOptions } from '@ratekeeper/core';
-import { createHttpLimiter, type HttpAdapter, type HttpOutcome } from '@ratekeeper/core/http';
+import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
+import {
+  createHttpLimiter,
+  finishOnClose,
+  type HttpAdapter,
+  type HttpOutcome,
+  nodeHeader,
+  type RequestDecision,
+  setNodeHeaders,
+} from '@ratekeeper/core/http';
 import type { Context, Middleware, Next } from 'koa';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** The decision of the last ratekeeper limiter this request passed through, with its key, `refund()` and `reset()`. */
+    rateLimit?: RequestDecision;
+  }
+}
 
 /** Options of the Koa middleware: the shared HTTP options, with Koa's `Context` as the request. */
 export type KoaRateLimitOptions = RateLimitOptions<Context>;
@@ -28,7 +43,24 @@ const adapter: HttpAdapter<Context> = {
     return c._matchedRoute === undefined ? undefined : `${ctx.method} ${String(c._matchedRoute)}`;
   },
   trustsProxy: (ctx) => ctx.app.proxy,
+  header: (ctx, name) => nodeHeader(ctx.req, name),
 };
+
+/** The Koa middleware, with the limiter it uses (`undefined` when `rules` is a function). */
+export interface RateLimitMiddleware extends Middleware {
+  readonly limiter: Limiter | undefined;
+}
+
+/** Used on another framework (Express passes `(req, res, next)`): say which package fits, never crash. */
+let wrongFramework: ConfigError | undefined;
+function wrongFrameworkError(): ConfigError {
+  wrongFramework ??= new ConfigError(
+    'framework',
+    'Koa (this is @ratekeeper/koa; on Express use @ratekeeper/express, on Fastify @ratekeeper/fastify, on Hono @ratekeeper/hono)',
+    'a middleware call without (ctx, next)',
+  );
+  return wrongFramework;
+}
 
 /**
  * Koa (2 and 3) rate-limit middleware for `app.use` or a @koa/router route; with `key: 'route'`
@@ -37,23 +69,34 @@ const adapter: HttpAdapter<Context> = {
  * app.use(rateLimit({ limit: 100, window: '15m' }));
  * router.post('/login', rateLimit({ limit: 5, window: '1m', key: ['ip', 'route'] }), login);
  */
-export function rateLimit(options: KoaRateLimitOptions): Middleware {
+export function rateLimit(options: KoaRateLimitOptions): RateLimitMiddleware {
   const limiter = createHttpLimiter(options, adapter);
-  return function rateLimitMiddleware(ctx: Context, next: Next): Promise<void> {
-    const out = limiter.handle(ctx, ctx.req, ctx.res);
+  const middleware = function rateLimitMiddleware(ctx: Context, next: Next, ...rest: unknown[]): Promise<void> {
+    if (typeof next !== 'function' || ctx?.req === undefined || ctx.state === undefined) {
+      // Express calls (req, res, next): hand the error to its `next` (a 500), never crash the process.
+      const error = wrongFrameworkError();
+      const expressNext = rest[0];
+      if (typeof expressNext === 'function') {
+        expressNext(error);
+        return Promise.resolve();
+      }
+      return Promise.reject(error);
+    }
+    const out = limiter.handle(ctx, ctx.req);
     // The memory store answers in the same tick: no promise hop for the common case. Anything
     // asynchronous is a native Promise (the pipeline adopts thenables), so this one test suffices.
     if (out instanceof Promise) return out.then((o) => apply(ctx, next, o));
     return apply(ctx, next, out);
   };
+  return Object.assign(middleware as Middleware, { limiter: limiter.limiter });
 }
 
 function apply(ctx: Context, next: Next, out: HttpOutcome | undefined): Promise<void> {
   if (out === undefined) return next();
   ctx.state.rateLimit = out.decision;
-  const headers = out.headers;
   // Straight to the response: `ctx.set` goes through Koa's delegates and coercion for every header.
-  if (headers !== undefined) for (const name in headers) ctx.res.setHeader(name, headers[name] as string);
+  setNodeHeaders(ctx.res, out.headers, out.clear);
+  finishOnClose(ctx.res, out.finish);
   if (out.blocked && out.body !== undefined) {
     ctx.status = out.statusCode;
     // Set before the body so Koa does not guess a type from the text.

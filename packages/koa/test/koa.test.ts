@@ -57,7 +57,7 @@ describe('@ratekeeper/koa', () => {
     const app = new Koa();
     app.use(rateLimit({ limit: 4, window: '1m', now }));
     app.use((ctx) => {
-      ctx.body = { remaining: ctx.state.rateLimit.remaining };
+      ctx.body = { remaining: ctx.state.rateLimit?.remaining };
     });
     const http = await serve(app);
     expect((await http.get('/')).body).toEqual({ remaining: 3 });

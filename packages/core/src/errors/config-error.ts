@@ -1,3 +1,4 @@
+import { MIGRATION_HINTS } from './migration-hints';
 import { hasCode, RatekeeperError } from './ratekeeper-error';
 
 /**
@@ -23,6 +24,8 @@ export function rejectUnknownOptions(options: object, known: ReadonlySet<string>
   for (const key of Object.keys(options)) {
     if (set.has(key)) continue;
     const path = at ? `${at}.${key}` : key;
+    const migration = Object.hasOwn(MIGRATION_HINTS, key) ? MIGRATION_HINTS[key] : undefined;
+    if (migration !== undefined) throw new ConfigError(path, '', undefined, `Unknown option \`${path}\`: ${migration}`);
     const guess = closest(key, set);
     const hint = guess ? `did you mean \`${guess}\`? ` : '';
     throw new ConfigError(

@@ -44,7 +44,13 @@ export interface RateLimitOptions<Req = unknown> extends Pick<LimiterOptions, (t
   /** Addresses or CIDR ranges never limited, or a predicate. */
   allowList?: readonly string[] | ((req: Req) => boolean);
   /** Whether a finished response counts; rejected ones are refunded. @default status < 500 */
-  countResponse?: (statusCode: number) => boolean;
+  countResponse?: (statusCode: number, req: Req) => boolean;
+  /**
+   * Units this request takes: a positive integer, or a function of the request returning one (or a
+   * promise or thenable of one), e.g. by the size of a batch. A cost above a rule's capacity is
+   * answered 429 without `Retry-After` (it can never pass). @default 1
+   */
+  cost?: number | ((req: Req) => number | PromiseLike<number>);
   /** Status of the limited response. @default 429 */
   statusCode?: number;
   /**
@@ -80,6 +86,7 @@ export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
   'skip',
   'allowList',
   'countResponse',
+  'cost',
   'statusCode',
   'message',
   'onLimited',

@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decision } from '../decision';
 import { ConfigError } from '../errors/config-error';
-import { CONSUME_NOW, createLimiter, type Limiter, type LimiterOptions } from '../limiter';
+import { createDecider, createLimiter, type Decider, type Limiter, type LimiterOptions } from '../limiter';
 import type { Rule } from '../rules';
 import { MemoryStore } from '../stores/memory';
 import type { Store } from '../stores/types';
@@ -10,6 +9,8 @@ import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, wri
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
 import { compileKey, type KeyBuilder, keyNeedsIp, keyNeedsRoute, keyNeedsUser } from './keys';
 import { checkOptionNames, optionalFunction, type RateLimitLogger, type RateLimitOptions, RULE_FIELDS, STORE_OPTIONS } from './options';
+import { BoundDecision, type RequestDecision } from './request-decision';
+import { markRequest, type RequestMark, stackHeaders } from './stacking';
 
 /**
  * What an adapter tells the pipeline about its framework. Each method is one property read: the
@@ -22,14 +23,23 @@ export interface HttpAdapter<Req> {
   route(req: Req): string | undefined;
   /** Whether the framework takes client addresses from proxy headers. */
   trustsProxy(req: Req): boolean;
+  /** A request header (lower-case name), or undefined. Only read until the first proxy header is seen. */
+  header(req: Req, name: string): string | undefined;
 }
 
 /** What the adapter does with a counted request. */
 export interface HttpOutcome {
-  /** The limiter's decision (also exposed as `req.rateLimit` and friends). */
-  readonly decision: Decision;
+  /** The limiter's decision, with the key and this request's `refund`/`reset` (exposed as `req.rateLimit` and friends). */
+  readonly decision: RequestDecision;
   /** Headers to set (names in registered case), or `undefined` with `headers: false`. */
   readonly headers: Record<string, string> | undefined;
+  /** Names an earlier limiter of this request set that this outcome's response must not carry. */
+  readonly clear: readonly string[] | undefined;
+  /**
+   * Call with the response's status once it is sent (or the client aborted): refunds the request
+   * when `countResponse` says it does not count. Undefined when there is nothing to refund.
+   */
+  readonly finish: ((statusCode: number) => void) | undefined;
   /** True when the adapter must answer with `statusCode` and `body` instead of continuing. */
   readonly blocked: boolean;
   /** Status of the limited response. */
@@ -40,47 +50,24 @@ export interface HttpOutcome {
 
 /** One limiter per distinct rule set, with its header text built once. */
 interface Entry {
-  readonly limiter: Limiter;
+  readonly limiter: Limiter & Decider;
   readonly policy: PolicyText;
   readonly ruleCount: number;
-}
-
-/** Per-request notes shared by every ratekeeper limiter the request passes through. */
-interface RequestMark {
-  /** The first limiter that counted the request; `others` only exists when there are more. */
-  readonly first: HttpLimiter<never>;
-  others: HttpLimiter<never>[] | undefined;
-  policy: string | undefined;
-  rate: string | undefined;
 }
 
 /** A value now, or later. */
 export type Step<T> = T | Promise<T>;
 
-interface DecidesNow {
-  [CONSUME_NOW](key: string, cost: number): Decision | Promise<Decision>;
-}
-
-const MARK = Symbol.for('ratekeeper.request');
-/** Bounds the cache of rule sets built per request: a runaway `rules` function must not leak limiters. */
+/**
+ * Limiters kept for a `rules` function's distinct rule sets (per-customer negotiated limits): the
+ * least recently used is dropped beyond this, so a runaway function cannot leak limiters, and any
+ * number of rule sets works (state lives in the store, not in the limiter).
+ */
 const MAX_RULE_SETS = 1000;
 
 const defaultLogger: RateLimitLogger = {
   warn: (message) => process.emitWarning(message, { code: 'RATEKEEPER_TRUST_PROXY' }),
 };
-
-/**
- * Scans `rawHeaders`, not `headers`: Node builds the `headers` object lazily, and reading it here
- * would build it for every request of an app that never looks at its headers.
- */
-function hasForwardedFor(raw: IncomingMessage): boolean {
-  const h = raw.rawHeaders;
-  for (let i = 0; i < h.length; i += 2) {
-    const name = h[i] as string;
-    if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') return true;
-  }
-  return false;
-}
 
 /** A native promise, or any other object with a `then` method (Bluebird, a query builder). */
 function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
@@ -107,7 +94,9 @@ export class HttpLimiter<Req> {
   readonly #static: Entry | undefined;
   readonly #rulesFn: ((req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>) | undefined;
   readonly #byArray = new WeakMap<readonly Rule[], Entry>();
+  /** Insertion order is recency: a hit moves its entry to the end, the first entry is the least recent. */
   readonly #bySignature = new Map<string, Entry>();
+  readonly #cost: number | ((req: Req) => number | PromiseLike<number>);
   readonly #key: KeyBuilder<Req>;
   /** The `user` option when the key uses it, else undefined (not called). */
   readonly #user: ((req: Req) => unknown) | undefined;
@@ -117,7 +106,7 @@ export class HttpLimiter<Req> {
   readonly #skip: ((req: Req) => boolean | PromiseLike<boolean>) | undefined;
   readonly #allowIp: ((ip: string | undefined) => boolean) | undefined;
   readonly #allowFn: ((req: Req) => boolean) | undefined;
-  readonly #count: ((status: number) => boolean) | undefined;
+  readonly #count: ((status: number, req: Req) => boolean) | undefined;
   readonly #plan: HeaderPlan | undefined;
   readonly #statusCode: number;
   readonly #message: BodyFactory<Req>;
@@ -150,7 +139,7 @@ export class HttpLimiter<Req> {
       const shape: Record<string, unknown> = { ...base };
       if (rules !== undefined) shape.rules = rules;
       for (const f of RULE_FIELDS) if (o[f] !== undefined) shape[f] = o[f];
-      this.#static = this.#entry(createLimiter(shape as LimiterOptions));
+      this.#static = this.#entry(createDecider(shape as LimiterOptions));
     }
 
     const user = optionalFunction<(req: Req) => unknown>(o, 'user');
@@ -165,6 +154,7 @@ export class HttpLimiter<Req> {
     else if (Array.isArray(allow)) this.#allowIp = allow.length > 0 ? compileAllowList(allow) : undefined;
     else if (allow !== undefined) throw new ConfigError('allowList', 'an array of addresses/CIDR ranges or a function', allow);
     this.#count = optionalFunction(o, 'countResponse');
+    this.#cost = resolveCostOption(o.cost);
     this.#plan = resolveHeaderFormats(options.headers);
     this.#statusCode = resolveStatusCode(options.statusCode);
     this.#message = compileMessage<Req>(options.message);
@@ -182,34 +172,41 @@ export class HttpLimiter<Req> {
     return this.#static?.limiter;
   }
 
-  #entry(limiter: Limiter): Entry {
+  #entry(limiter: Limiter & Decider): Entry {
     return { limiter, policy: policyText(limiter.rules), ruleCount: limiter.rules.length };
   }
 
-  /** One limiter per distinct rule set: by array identity first, then by content for fresh arrays. */
+  /** One limiter per distinct rule set: by array identity first, then by content for fresh arrays (an LRU). */
   #entryFor(rules: readonly Rule[]): Entry {
     let entry = this.#byArray.get(rules);
     if (entry !== undefined) return entry;
     if (!Array.isArray(rules)) throw new ConfigError('rules', 'a function returning an array of rules', rules);
     const signature = JSON.stringify(rules);
-    entry = this.#bySignature.get(signature);
+    const cache = this.#bySignature;
+    entry = cache.get(signature);
     if (entry === undefined) {
-      if (this.#bySignature.size >= MAX_RULE_SETS)
-        throw new ConfigError('rules', `a function returning at most ${MAX_RULE_SETS} distinct rule sets`, rules);
-      entry = this.#entry(createLimiter({ ...this.#limiterOptions, rules }));
-      this.#bySignature.set(signature, entry);
-    }
+      entry = this.#entry(createDecider({ ...this.#limiterOptions, rules }));
+      if (cache.size >= MAX_RULE_SETS) cache.delete(cache.keys().next().value as string);
+    } else cache.delete(signature);
+    cache.set(signature, entry);
     this.#byArray.set(rules, entry);
     return entry;
   }
 
-  #warnProxy(req: Req, raw: IncomingMessage): void {
-    if (!hasForwardedFor(raw)) return;
+  /** Number of rule-set limiters cached (bounded). @internal */
+  get ruleSets(): number {
+    return this.#bySignature.size;
+  }
+
+  #warnProxy(req: Req): void {
+    const adapter = this.#adapter;
+    // RFC 7239 `Forwarded` as well as the de-facto `X-Forwarded-For`.
+    if (adapter.header(req, 'x-forwarded-for') === undefined && adapter.header(req, 'forwarded') === undefined) return;
     // Either way the answer will not change for this app: stop looking at the header.
     this.#checkProxy = false;
     if (!this.#adapter.trustsProxy(req))
       this.#logger.warn(
-        'ratekeeper: a request carries X-Forwarded-For but the framework does not trust proxies, so every client ' +
+        'ratekeeper: a request carries X-Forwarded-For or Forwarded but the framework does not trust proxies, so every client ' +
           'behind the proxy shares one address and one limit. Enable trust proxy if a reverse proxy sets that header.',
       );
   }
@@ -224,33 +221,23 @@ export class HttpLimiter<Req> {
    * rejects when one of those functions throws or rejects, or the store fails in a way the
    * `onStoreError` policy did not handle.
    */
-  handle(req: Req, raw: IncomingMessage, res: ServerResponse): Step<HttpOutcome | undefined> {
+  handle(req: Req, carrier: object): Step<HttpOutcome | undefined> {
     try {
-      const carrier = raw as IncomingMessage & { [MARK]?: RequestMark };
-      let mark = carrier[MARK];
-      if (mark === undefined) {
-        mark = { first: this as HttpLimiter<never>, others: undefined, policy: undefined, rate: undefined };
-        carrier[MARK] = mark;
-      } else if (mark.first === this || mark.others?.includes(this as HttpLimiter<never>)) return undefined;
-      else if (mark.others === undefined) mark.others = [this as HttpLimiter<never>];
-      else mark.others.push(this as HttpLimiter<never>);
-
-      if (this.#checkProxy) this.#warnProxy(req, raw);
+      const mark = markRequest(carrier, this);
+      if (mark === undefined) return undefined;
+      if (this.#checkProxy) this.#warnProxy(req);
       if (this.#skip !== undefined) {
         const skipped = this.#skip(req);
-        if (isThenable(skipped)) {
-          const m = mark;
-          return after(skipped, (s) => (s === true ? undefined : this.#identify(req, res, m)));
-        }
+        if (isThenable(skipped)) return after(skipped, (s) => (s === true ? undefined : this.#identify(req, mark)));
         if (skipped === true) return undefined;
       }
-      return this.#identify(req, res, mark);
+      return this.#identify(req, mark);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #identify(req: Req, res: ServerResponse, mark: RequestMark): Step<HttpOutcome | undefined> {
+  #identify(req: Req, mark: RequestMark): Step<HttpOutcome | undefined> {
     let ip = '';
     if (this.#needsIp) {
       const rawIp = this.#adapter.ip(req);
@@ -261,90 +248,101 @@ export class HttpLimiter<Req> {
     const route = this.#needsRoute ? this.#adapter.route(req) : undefined;
     // The user id is read here, like the address and the route, so that a thenable is awaited in this one place.
     const user = this.#user?.(req);
-    if (isThenable(user)) return after(user, (u) => this.#keyFor(req, res, mark, ip, route, u));
-    return this.#keyFor(req, res, mark, ip, route, user);
+    if (isThenable(user)) return after(user, (u) => this.#keyFor(req, mark, ip, route, u));
+    return this.#keyFor(req, mark, ip, route, user);
   }
 
-  #keyFor(req: Req, res: ServerResponse, mark: RequestMark, ip: string, route: string | undefined, user: unknown): Step<HttpOutcome> {
+  #keyFor(req: Req, mark: RequestMark, ip: string, route: string | undefined, user: unknown): Step<HttpOutcome> {
     const key = this.#key(req, ip, route, user);
-    if (isThenable(key)) return after(key, (k) => this.#rulesFor(req, res, mark, k));
-    return this.#rulesFor(req, res, mark, key);
+    if (isThenable(key)) return after(key, (k) => this.#costFor(req, mark, k));
+    return this.#costFor(req, mark, key);
   }
 
-  #rulesFor(req: Req, res: ServerResponse, mark: RequestMark, key: unknown): Step<HttpOutcome> {
+  #costFor(req: Req, mark: RequestMark, key: unknown): Step<HttpOutcome> {
     if (typeof key !== 'string') throw new ConfigError('key', 'a function returning a string', key);
+    const cost = this.#cost;
+    if (typeof cost === 'number') return this.#rulesFor(req, mark, key, cost);
+    const c = cost(req);
+    if (isThenable(c)) return after(c, (v) => this.#rulesFor(req, mark, key, checkCost(v)));
+    return this.#rulesFor(req, mark, key, checkCost(c));
+  }
+
+  #rulesFor(req: Req, mark: RequestMark, key: string, cost: number): Step<HttpOutcome> {
     const entry = this.#static;
-    if (entry !== undefined) return this.#consume(req, res, mark, key, entry);
+    if (entry !== undefined) return this.#consume(req, mark, key, cost, entry);
     const rules = (this.#rulesFn as (req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>)(req);
-    if (isThenable(rules)) return after(rules, (r) => this.#consume(req, res, mark, key, this.#entryFor(r)));
-    return this.#consume(req, res, mark, key, this.#entryFor(rules));
+    if (isThenable(rules)) return after(rules, (r) => this.#consume(req, mark, key, cost, this.#entryFor(r)));
+    return this.#consume(req, mark, key, cost, this.#entryFor(rules));
   }
 
-  #consume(req: Req, res: ServerResponse, mark: RequestMark, key: string, entry: Entry): Step<HttpOutcome> {
-    // Every limiter here comes from createLimiter, which can decide without a promise.
-    const decision = (entry.limiter as Limiter & DecidesNow)[CONSUME_NOW](key, 1);
-    if (isThenable(decision)) return after(decision, (d) => this.#respond(req, res, mark, key, entry, d));
-    return this.#respond(req, res, mark, key, entry, decision);
+  #consume(req: Req, mark: RequestMark, key: string, cost: number, entry: Entry): Step<HttpOutcome> {
+    const decision = entry.limiter.decide(key, cost);
+    if (isThenable(decision)) return after(decision, (d) => this.#respond(req, mark, key, cost, entry, d));
+    return this.#respond(req, mark, key, cost, entry, decision);
   }
 
-  #respond(req: Req, res: ServerResponse, mark: RequestMark, key: string, entry: Entry, decision: Decision): Step<HttpOutcome> {
+  #respond(req: Req, mark: RequestMark, key: string, cost: number, entry: Entry, raw: Decision): Step<HttpOutcome> {
+    const decision = new BoundDecision(raw, key, cost, entry.limiter);
     const allowed = decision.allowed;
     const blocked = !allowed && !this.#dryRun;
     let headers: Record<string, string> | undefined;
-    if (this.#plan !== undefined) {
+    let clear: readonly string[] | undefined;
+    const plan = this.#plan;
+    if (plan !== undefined) {
       headers = {};
-      writeHeaders(headers, decision, this.#plan, entry.policy, entry.ruleCount, blocked);
-      if (this.#plan.draft8) {
-        // Several limiters on one request: one list naming every policy.
-        const policy = headers['RateLimit-Policy'] as string;
-        const rate = headers.RateLimit as string;
-        if (mark.policy !== undefined) headers['RateLimit-Policy'] = `${mark.policy}, ${policy}`;
-        if (mark.rate !== undefined) headers.RateLimit = `${mark.rate}, ${rate}`;
-        mark.policy = headers['RateLimit-Policy'];
-        mark.rate = headers.RateLimit;
-      }
+      writeHeaders(headers, decision, plan, entry.policy, entry.ruleCount, blocked);
+      clear = stackHeaders(mark, headers, decision, plan, blocked);
     }
-
+    const statusCode = this.#statusCode;
     if (allowed) {
       // A failed store consumed nothing, so there is nothing to give back.
-      if (decision.error === undefined) this.#refundOnRejected(res, entry.limiter, key, decision.at);
-      return { decision, headers, blocked: false, statusCode: this.#statusCode, body: undefined };
+      const finish = decision.error === undefined ? this.#finisher(req, decision) : undefined;
+      return { decision, headers, clear, finish, blocked: false, statusCode, body: undefined };
     }
     this.#onLimited?.(req, decision);
-    if (!blocked) return { decision, headers, blocked: false, statusCode: this.#statusCode, body: undefined };
+    if (!blocked) return { decision, headers, clear, finish: undefined, blocked: false, statusCode, body: undefined };
     const message = this.#message;
-    if (typeof message !== 'function') return { decision, headers, blocked: true, statusCode: this.#statusCode, body: message };
+    if (typeof message !== 'function') return { decision, headers, clear, finish: undefined, blocked: true, statusCode, body: message };
     const value = message(req, decision);
     if (isThenable(value))
-      return after(value, (v) => ({ decision, headers, blocked: true, statusCode: this.#statusCode, body: serializeBody(v) }));
-    return { decision, headers, blocked: true, statusCode: this.#statusCode, body: serializeBody(value) };
+      return after(value, (v) => ({ decision, headers, clear, finish: undefined, blocked: true, statusCode, body: serializeBody(v) }));
+    return { decision, headers, clear, finish: undefined, blocked: true, statusCode, body: serializeBody(value) };
   }
 
   /**
-   * Refunds the request once its response turns out not to count. `close` fires exactly once per
-   * response, after `finish` or when the client aborts, so the refund happens at most once.
+   * The refund of a request whose response turns out not to count (default: a 5xx). Settles at
+   * most once, whatever the adapter calls.
    */
-  #refundOnRejected(res: ServerResponse, limiter: Limiter, key: string, at: number): void {
+  #finisher(req: Req, decision: BoundDecision): (statusCode: number) => void {
     const count = this.#count;
-    // `on` plus a flag, not `once` (which allocates a wrapper per request): refunded at most once
-    // even if a response emitted 'close' twice.
     let settled = false;
-    res.on('close', () => {
+    return (status) => {
       if (settled) return;
       settled = true;
-      const status = res.statusCode;
       let counts: boolean;
       try {
-        counts = count === undefined ? status < 500 : count(status);
+        counts = count === undefined ? status < 500 : count(status, req);
       } catch {
         // The response is already sent; a throwing predicate must not crash the process. Keep the charge.
         counts = true;
       }
-      if (counts) return;
       // The decision's time picks the window that was charged: an expired window is never credited.
-      void limiter.refund(key, 1, { at });
-    });
+      if (!counts) void decision.refund();
+    };
   }
+}
+
+/** Validates the `cost` option: a positive integer, or a function returning one. */
+function resolveCostOption<Req>(value: unknown): number | ((req: Req) => number | PromiseLike<number>) {
+  if (value === undefined) return 1;
+  if (typeof value === 'function') return value as (req: Req) => number | PromiseLike<number>;
+  return checkCost(value, 'cost');
+}
+
+/** A per-request cost must be a positive integer: a bad one fails the request (an error), never an uncounted pass. */
+function checkCost(value: unknown, option = 'cost (returned by the cost function)'): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new ConfigError(option, 'a positive integer', value);
+  return value;
 }
 
 /**

@@ -108,6 +108,11 @@ class Composite implements CompositeLimiter {
     return this.#combine(members, false);
   }
 
+  /** Composites ask their members in turn or in parallel, so they always answer asynchronously. */
+  consumeSync(): never {
+    throw new ConfigError('consumeSync', `not used on ${this.#mode}(...) (a composite answers asynchronously); use consume()`, 'called');
+  }
+
   async peek(key: string): Promise<CompositeDecision> {
     const members = await Promise.all(this.limiters.map((l) => l.peek(key)));
     const allowed = this.#mode === 'allOf' ? members.every((d) => d.allowed) : members.some((d) => d.allowed);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isConfigError, type RateLimitOptions, type Rule } from '@ratekeeper/core';
-import { createHttpLimiter, type HttpAdapter, mergeRateLimitOptions } from '@ratekeeper/core/http';
+import { createHttpLimiter, type HttpAdapter, type HttpLimiter, type HttpOutcome, mergeRateLimitOptions } from '@ratekeeper/core/http';
 import { Thenable } from '../../../../test/conformance/thenable';
 
 interface FakeReq {
@@ -15,7 +15,21 @@ const adapter: HttpAdapter<FakeReq> = {
   ip: (r) => r.ip,
   route: (r) => r.route,
   trustsProxy: () => false,
+  header: (r, name) => r.headers[name],
 };
+
+/** Runs the pipeline as a Node adapter does: the outcome's `finish` is called when the response closes. */
+function handle<Req>(
+  limiter: { handle(req: Req, carrier: object): ReturnType<HttpLimiter<Req>['handle']> },
+  r: { req: Req; raw: IncomingMessage; res: ServerResponse & EventEmitter },
+): ReturnType<HttpLimiter<Req>['handle']> {
+  const out = limiter.handle(r.req, r.raw);
+  const attach = (o: HttpOutcome | undefined) => {
+    if (o?.finish !== undefined) r.res.on('close', () => o.finish?.(r.res.statusCode));
+    return o;
+  };
+  return out instanceof Promise ? out.then(attach) : attach(out);
+}
 
 function req(ip = '192.0.2.1', extra: Partial<FakeReq> = {}): { req: FakeReq; raw: IncomingMessage; res: ServerResponse & EventEmitter } {
   const res = Object.assign(new EventEmitter(), { statusCode: 200 }) as unknown as ServerResponse & EventEmitter;
@@ -52,7 +66,7 @@ describe('createHttpLimiter options', () => {
     [{ limit: 10, window: '1m', dryRun: 'yes' as never }, /`dryRun`.*"yes"/],
     [{ limit: 10, window: '1m', logger: console.log as never }, /`logger`/],
     [{ limit: 10, window: '1m', timeoutMs: -1 }, /`timeoutMs`.*-1/],
-    [{ limit: 10, window: '1m', windowMs: 1000 } as never, /`windowMs`.*unknown option/],
+    [{ limit: 10, window: '1m', windowMs: 1000 } as never, /`windowMs`: ratekeeper calls it `window`/],
     [{ rules: () => [], limit: 5 }, /`limit`.*5/],
     [{ rules: () => [], prefix: 7 as never }, /`prefix`.*7/],
     [{}, /`rules`/],
@@ -65,11 +79,11 @@ describe('HttpLimiter.handle', () => {
   it('counts a request once per limiter even if it passes through twice', async () => {
     const limiter = createHttpLimiter({ limit: 2, window: '1m', now: () => 0 }, adapter);
     const r = req();
-    const first = await limiter.handle(r.req, r.raw, r.res);
+    const first = await handle(limiter, r);
     expect(first?.decision.remaining).toBe(1);
-    expect(await limiter.handle(r.req, r.raw, r.res)).toBeUndefined();
+    expect(await handle(limiter, r)).toBeUndefined();
     const other = req();
-    expect((await limiter.handle(other.req, other.raw, other.res))?.decision.remaining).toBe(0);
+    expect((await handle(limiter, other))?.decision.remaining).toBe(0);
   });
 
   it('builds one limiter per distinct rule set, also for freshly built arrays', async () => {
@@ -88,27 +102,27 @@ describe('HttpLimiter.handle', () => {
     const seen = new Set<unknown>();
     for (const plan of ['free', 'pro', 'pro', 'free', 'pro']) {
       const r = req('192.0.2.1', { plan });
-      const out = await limiter.handle(r.req, r.raw, r.res);
+      const out = await handle(limiter, r);
       seen.add(out?.decision.rule.name);
       if (plan === 'pro') expect(out?.decision.limit).toBe(5);
     }
     expect(calls).toBe(5);
     // Pro requests counted in one limiter although each call returned a new array: 3 of 5 used.
     const r = req('192.0.2.1', { plan: 'pro' });
-    expect((await limiter.handle(r.req, r.raw, r.res))?.decision.remaining).toBe(1);
+    expect((await handle(limiter, r))?.decision.remaining).toBe(1);
     expect(seen).toEqual(new Set(['free', 'pro']));
   });
 
   it('reports invalid per-request rules as a ConfigError rejection', async () => {
     const limiter = createHttpLimiter<FakeReq>({ rules: () => [{ limit: -1, window: '1m' }] }, adapter);
     const r = req();
-    await expect(limiter.handle(r.req, r.raw, r.res)).rejects.toThrow(/rules\[0\]\.limit/);
+    await expect(handle(limiter, r)).rejects.toThrow(/rules\[0\]\.limit/);
   });
 
   it('rejects when a key function does not return a string', async () => {
     const limiter = createHttpLimiter<FakeReq>({ limit: 1, window: '1m', key: () => 42 as never }, adapter);
     const r = req();
-    await expect(limiter.handle(r.req, r.raw, r.res)).rejects.toThrow(/`key`/);
+    await expect(handle(limiter, r)).rejects.toThrow(/`key`/);
   });
 
   it('refunds once on close when countResponse rejects the status, using the charged window', async () => {
@@ -116,7 +130,7 @@ describe('HttpLimiter.handle', () => {
     const limiter = createHttpLimiter({ limit: 2, window: '1m', algorithm: 'fixed-window', now: () => t }, adapter);
     const run = async () => {
       const r = req();
-      const out = await limiter.handle(r.req, r.raw, r.res);
+      const out = await handle(limiter, r);
       return { res: r.res, allowed: out?.decision.allowed };
     };
     const a = await run();
@@ -140,15 +154,15 @@ describe('HttpLimiter.handle', () => {
   it('honours a custom countResponse', async () => {
     const limiter = createHttpLimiter({ limit: 1, window: '1m', now: () => 0, countResponse: (s) => s !== 404 }, adapter);
     const a = req();
-    await limiter.handle(a.req, a.raw, a.res);
+    await handle(limiter, a);
     a.res.statusCode = 404;
     a.res.emit('close');
     const b = req();
-    expect((await limiter.handle(b.req, b.raw, b.res))?.decision.allowed).toBe(true);
+    expect((await handle(limiter, b))?.decision.allowed).toBe(true);
     b.res.statusCode = 503;
     b.res.emit('close');
     const c = req();
-    expect((await limiter.handle(c.req, c.raw, c.res))?.decision.allowed).toBe(false);
+    expect((await handle(limiter, c))?.decision.allowed).toBe(false);
   });
 
   it('keeps the charge when countResponse throws', async () => {
@@ -164,11 +178,11 @@ describe('HttpLimiter.handle', () => {
       adapter,
     );
     const a = req();
-    await limiter.handle(a.req, a.raw, a.res);
+    await handle(limiter, a);
     a.res.statusCode = 500;
     expect(() => a.res.emit('close')).not.toThrow();
     const b = req();
-    expect((await limiter.handle(b.req, b.raw, b.res))?.decision.allowed).toBe(false);
+    expect((await handle(limiter, b))?.decision.allowed).toBe(false);
   });
 
   it('awaits async skip and key functions', async () => {
@@ -177,12 +191,12 @@ describe('HttpLimiter.handle', () => {
       adapter,
     );
     const skipped = req('192.0.2.1', { plan: 'internal' });
-    expect(await limiter.handle(skipped.req, skipped.raw, skipped.res)).toBeUndefined();
+    expect(await handle(limiter, skipped)).toBeUndefined();
     const a = req('192.0.2.1', { plan: 'x' });
     const b = req('192.0.2.2', { plan: 'x' });
-    expect((await limiter.handle(a.req, a.raw, a.res))?.decision.allowed).toBe(true);
+    expect((await handle(limiter, a))?.decision.allowed).toBe(true);
     // Same key from another address: the key function, not the address, picks the bucket.
-    const out = await limiter.handle(b.req, b.raw, b.res);
+    const out = await handle(limiter, b);
     expect(out?.blocked).toBe(true);
     expect(out?.statusCode).toBe(429);
     expect(out?.body).toEqual({ body: 'Too many requests, please try again later.', contentType: 'text/plain; charset=utf-8' });
@@ -198,12 +212,12 @@ describe('HttpLimiter.handle', () => {
   ])('adopts a thenable from %s: handle answers with a native Promise', async (option, options) => {
     const limiter = createHttpLimiter<FakeReq>({ ...options, now: () => 0 }, adapter);
     const a = req();
-    const first = limiter.handle(a.req, a.raw, a.res);
+    const first = handle(limiter, a);
     // `message` only runs for a limited request; the first one is decided synchronously.
     if (option !== 'message') expect(first).toBeInstanceOf(Promise);
     expect((await first)?.decision.allowed).toBe(true);
     const b = req();
-    const second = limiter.handle(b.req, b.raw, b.res);
+    const second = handle(limiter, b);
     expect(second).toBeInstanceOf(Promise);
     const out = await second;
     expect(out?.blocked).toBe(true);
@@ -222,9 +236,9 @@ describe('HttpLimiter.handle', () => {
         option === 'rules' ? { rules: failing } : { limit: 1, window: '1m', key: option === 'user' ? 'user' : 'ip', [option]: failing };
       const limiter = createHttpLimiter<FakeReq>({ ...options, now: () => 0 }, adapter);
       const a = req();
-      if (option === 'message') await limiter.handle(a.req, a.raw, a.res);
+      if (option === 'message') await handle(limiter, a);
       const b = req();
-      const out = limiter.handle(b.req, b.raw, b.res);
+      const out = handle(limiter, b);
       expect(out).toBeInstanceOf(Promise);
       await expect(out).rejects.toThrow(`${option} failed`);
     },
@@ -245,7 +259,7 @@ describe('HttpLimiter.handle', () => {
     };
     const limiter = createHttpLimiter({ limit: 1, window: '1m', store, onError: () => {} }, adapter);
     const r = req();
-    const out = await limiter.handle(r.req, r.raw, r.res);
+    const out = await handle(limiter, r);
     expect(out?.blocked).toBe(false);
     expect(out?.decision.error).toBeDefined();
     expect(r.res.listenerCount('close')).toBe(0);
@@ -255,8 +269,8 @@ describe('HttpLimiter.handle', () => {
     const a = createHttpLimiter({ limit: 3, window: '1m', name: 'a', now: () => 0, headers: 'draft-8' }, adapter);
     const b = createHttpLimiter({ limit: 9, window: '1h', name: 'b', now: () => 0 }, adapter);
     const r = req();
-    await a.handle(r.req, r.raw, r.res);
-    const out = await b.handle(r.req, r.raw, r.res);
+    await handle(a, r);
+    const out = await handle(b, r);
     expect(out?.headers?.['RateLimit-Policy']).toBe('"a";q=3;w=60, "b";q=9;w=3600');
     expect(out?.headers?.RateLimit).toBe('"a";r=2;t=60, "b";r=8;t=3600');
   });

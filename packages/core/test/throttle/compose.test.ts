@@ -107,6 +107,7 @@ describe('allOf', () => {
       rules: a.rules,
       now,
       consume: () => Promise.reject(new Error('boom')),
+      consumeSync: (k) => a.consumeSync(k),
       peek: (k) => a.peek(k),
       refund: (k, c, o) => a.refund(k, c, o),
       reset: (k) => a.reset(k),
