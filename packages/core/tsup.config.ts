@@ -3,7 +3,8 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: { index: 'src/index.ts', http: 'src/http.ts', redis: 'src/redis.ts' },
   format: ['esm', 'cjs'],
-  dts: true,
+  // `@internal` members stay out of the shipped types (checked by test/published against the build).
+  dts: { compilerOptions: { stripInternal: true } },
   clean: true,
   target: 'node20',
   splitting: false,

@@ -5,7 +5,7 @@
 // The pipeline: an adapter describes its framework (`HttpAdapter`) and applies each `HttpOutcome`.
 
 export { createHttpLimiter, type HttpAdapter, HttpLimiter, type HttpOutcome } from './http/pipeline';
-export { BoundDecision, type RequestDecision } from './http/request-decision';
+export type { RequestDecision } from './http/request-decision';
 
 // Node's http server (Express, Fastify, Koa): header lookup, headers and refunds on a ServerResponse.
 

@@ -29,7 +29,7 @@ export { isStoreError, StoreError } from './errors/store-error';
 // Stores: users pass one (`store`, `onStoreError`) or implement `Store` for another backend.
 
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
-export type { BoundStore, RawResult, Store } from './stores/types';
+export type { BindOptions, BoundStore, RawResult, Store } from './stores/types';
 
 // The options every HTTP adapter accepts, so an application can type them once for any framework.
 

@@ -24,13 +24,13 @@ export interface BoundStore {
  * `@ratekeeper/core/redis`. Every decision is atomic across all rules of a limiter.
  */
 export interface Store {
-  /** @internal Prepares the store for one limiter; called once at `createLimiter`. */
+  /** Prepares the store for one limiter's rules and key prefix; called once by `createLimiter`. */
   bind(rules: readonly ResolvedRule[], prefix: string, options?: BindOptions): BoundStore;
   /** @internal Failure state shared by every limiter on this store (stores that can fail). */
   readonly health?: StoreHealth;
 }
 
-/** What a limiter tells the store it binds to. @internal */
+/** What a limiter tells the store it binds to. */
 export interface BindOptions {
   /** The limiter answers by policy after this long: a store must not charge a call later than that. */
   readonly timeoutMs: number;

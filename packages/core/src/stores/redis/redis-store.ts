@@ -138,7 +138,7 @@ export class RedisStore implements Store {
     else connection.disconnect();
   }
 
-  /** @internal */
+  /** Prepares the store for one limiter (called by `createLimiter`). */
   bind(rules: readonly ResolvedRule[], prefix: string, options?: BindOptions): BoundStore {
     if (typeof prefix !== 'string' || /[{}]/.test(prefix))
       throw new ConfigError('prefix', 'a string without "{" or "}" with RedisStore (braces would change the Cluster hash tag)', prefix);
