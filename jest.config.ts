@@ -12,24 +12,37 @@ const moduleNameMapper = {
   '^@ratekeeper/(express|fastify|koa)$': '<rootDir>/packages/$1/src/index.ts',
 };
 
-// `pnpm test:unit` (RK_UNIT=1): every suite that needs no Redis server, and none is started.
-const unit = process.env.RK_UNIT === '1';
+/** Suites that need Redis (standalone, Cluster): the `integration` project; everything else is `unit`. */
 const REDIS_SUITES = [
-  '<rootDir>/packages/core/test/redis/',
+  '<rootDir>/packages/core/test/stores/redis/',
   '<rootDir>/packages/core/test/throttle/redis-',
   '<rootDir>/test/conformance/redis-store',
   '<rootDir>/examples/redis-cluster/',
 ];
 
-const config: Config = {
+const base = {
   rootDir: process.cwd(),
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)sx?$': swc as unknown as [string, Record<string, unknown>] },
   moduleNameMapper,
   testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', ...(unit ? REDIS_SUITES : [])],
-  ...(unit ? {} : { globalSetup: '<rootDir>/scripts/jest-global-setup.ts', globalTeardown: '<rootDir>/scripts/jest-global-teardown.ts' }),
   testTimeout: 30_000,
+};
+
+// `pnpm test:unit` runs `--selectProjects unit`: no Redis server is started (the global setup
+// belongs to the integration project, and Jest runs it only when that project has tests to run).
+const config: Config = {
+  projects: [
+    { ...base, displayName: 'unit', testPathIgnorePatterns: ['/node_modules/', '/dist/', ...REDIS_SUITES] },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: REDIS_SUITES.map((p) => (p.endsWith('/') ? `${p}**/*.test.ts` : `${p}*.test.ts`)),
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+      globalSetup: '<rootDir>/scripts/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/scripts/jest-global-teardown.ts',
+    },
+  ],
   maxWorkers: 2,
 };
 

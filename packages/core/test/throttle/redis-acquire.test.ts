@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { redisPort, uniquePrefix } from '../redis/helpers';
+import { redisPort, uniquePrefix } from '../stores/redis/helpers';
 
 // Two real processes acquire from one real redis-server (started by the Jest global setup). Their clocks
 // are virtual and advanced in lockstep by this test (RedisStore clock: 'client'), so no wall-clock sleeps.

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { type Algorithm, createLimiter, isStoreError, type Limiter, MemoryStore, type StoreError } from '@ratekeeper/core';
 import { type RedisClient, RedisStore } from '@ratekeeper/core/redis';
 import type { Cluster, Redis } from 'ioredis';
-import { type RedisServer, startRedis } from '../../../../scripts/redis-server';
-import { ALGORITHMS } from '../../src/rules';
+import { type RedisServer, startRedis } from '../../../../../scripts/redis-server';
+import { ALGORITHMS } from '../../../src/rules';
 import type { ClockChildReply, ClockChildRequest } from './fixtures/clock-child';
 import { clusterPorts, newCluster, newRedis, pollUntil, redisPort, uniquePrefix } from './helpers';
 

@@ -1,8 +1,8 @@
 import { MemoryStore, type RawResult, type Rule, resolveRules } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import fc from 'fast-check';
-import { ALGORITHM_DESCRIPTORS } from '../../src/algorithms/index';
-import { ALGORITHMS } from '../../src/rules';
+import { ALGORITHM_DESCRIPTORS } from '../../../src/algorithms/index';
+import { ALGORITHMS } from '../../../src/rules';
 import { newRedis, uniquePrefix } from './helpers';
 
 // Parity: the Lua twins must compute exactly what the TypeScript algorithms compute. Random rule

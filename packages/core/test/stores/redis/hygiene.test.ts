@@ -1,7 +1,7 @@
 import { createLimiter, isConfigError, type Limiter } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import { Cluster, Redis } from 'ioredis';
-import { ALGORITHMS } from '../../src/rules';
+import { ALGORITHMS } from '../../../src/rules';
 import { clusterPorts, newCluster, newRedis, pollUntil, redisPort, uniquePrefix } from './helpers';
 
 const redis = newRedis();

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { createLimiter, type Decision, type Limiter, MemoryStore, type StoreError } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import { Redis } from 'ioredis';
-import { type RedisServer, startRedis } from '../../../../scripts/redis-server';
+import { type RedisServer, startRedis } from '../../../../../scripts/redis-server';
 import { newRedis, pause, pollUntil, uniquePrefix } from './helpers';
 import { delayingProxy } from './proxy';
 

@@ -1,5 +1,5 @@
 import { RedisStore } from '@ratekeeper/core/redis';
-import { describeStoreContract } from '../contract/store-contract';
+import { describeStoreContract } from '../store-contract';
 import { newCluster, newRedis } from './helpers';
 
 const redis = newRedis();

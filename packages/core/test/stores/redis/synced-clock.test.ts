@@ -1,7 +1,7 @@
 import { createLimiter } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import type { Cluster, Redis } from 'ioredis';
-import { MAX_SAMPLE_RTT_MS, STALE_AFTER_MS, SyncedClock } from '../../src/stores/redis/synced-clock';
+import { MAX_SAMPLE_RTT_MS, STALE_AFTER_MS, SyncedClock } from '../../../src/stores/redis/synced-clock';
 import { newCluster, newRedis, pause, uniquePrefix } from './helpers';
 
 // The default server clock: Redis TIME read in the background, decisions pass its estimate as `now`.

@@ -1,7 +1,7 @@
 import { createLimiter, type StoreError } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import type { Redis } from 'ioredis';
-import { type RedisServer, startRedis } from '../../../../scripts/redis-server';
+import { type RedisServer, startRedis } from '../../../../../scripts/redis-server';
 import { newRedis, pause, pollUntil, uniquePrefix } from './helpers';
 
 // Faults run against a dedicated redis-server (killed, paused, flushed) so other suites never see them.

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ALGORITHMS } from '../../src/rules';
+import { ALGORITHMS } from '../../../src/rules';
 import { clusterPorts, redisPort, uniquePrefix } from './helpers';
 
 // Exactness under real concurrency: separate OS processes, each with its own connection, race on
