@@ -80,9 +80,6 @@ export function defineAlgorithm<N extends string, S extends BaseState>(
   });
 }
 
-/** Tolerance for floating-point noise in GCRA's fractional emission interval, in ms. */
-export const EPSILON_MS = 1e-6;
-
 /**
  * Start of the epoch-aligned window containing `t`. `floor(t / w) * w` instead of `t % w`: `%` on
  * non-Smi numbers is a slow fmod call, and for integer epoch ms the quotient cannot round across

@@ -10,16 +10,6 @@ export const STALE_AFTER_MS = 15_000;
  * previous offset stays in use until it is stale.
  */
 export const MAX_SAMPLE_RTT_MS = 100;
-/**
- * TTL padding of the synced clock. A key written at estimated time `t + e1` (true server time `t`,
- * error `e1`) must live until the estimate reaches its deadline, which happens at true time
- * `deadline − e2`; it lives until `deadline − e1 + slack`, so `slack ≥ e1 − e2` suffices. With
- * |e| ≤ MAX_SAMPLE_RTT_MS / 2 + 1 + drift (≤ 500 ppm of STALE_AFTER_MS) that is < 120 ms; the rest
- * of the second covers clock skew between Cluster masters (a key expires on its own master's clock,
- * the time base is one master's).
- */
-export const SYNCED_CLOCK_SLACK_MS = 1_000;
-
 /** Cluster slot whose master is the time base: every app server picks the same one. */
 const CLOCK_SLOT = 0;
 
