@@ -85,6 +85,29 @@ async function loopRatekeeper(limiter: Limiter, keys: readonly string[], n: numb
   return blocked;
 }
 
+function loopRatekeeperSync(limiter: Limiter, keys: readonly string[], n: number): number {
+  const k = keys.length;
+  let blocked = 0;
+  for (let i = 0, j = 0; i < n; i++) {
+    if (!limiter.consumeSync(keys[j] as string).allowed) blocked++;
+    if (++j === k) j = 0;
+  }
+  return blocked;
+}
+
+/** `limiter.consumeSync`: the synchronous path, compared with the sync Map floor and @fastify/rate-limit's sync call. */
+function ratekeeperSync(algorithm: Algorithm): Contender {
+  return {
+    id: `rk-sync-${algorithm}`,
+    label: `ratekeeper ${algorithm} consumeSync`,
+    async: false,
+    create(w) {
+      const limiter = createLimiter({ limit: w.limit, window: w.windowMs, algorithm, store: new MemoryStore({ maxKeys: 2_000_000 }) });
+      return { run: (keys, n) => loopRatekeeperSync(limiter, keys, n) };
+    },
+  };
+}
+
 function ratekeeper(algorithm: Algorithm): Contender {
   return {
     id: `rk-${algorithm}`,
@@ -241,6 +264,8 @@ export const CONTENDERS: readonly Contender[] = [
   ratekeeper('sliding-log'),
   ratekeeper('token-bucket'),
   ratekeeper('gcra'),
+  ratekeeperSync('sliding-window'),
+  ratekeeperSync('fixed-window'),
   {
     id: 'erl',
     label: 'express-rate-limit MemoryStore.increment',
