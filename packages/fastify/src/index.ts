@@ -11,7 +11,7 @@ import {
   type RequestDecision,
   rejectUnknownOptions,
 } from '@ratekeeper/core/http';
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
 
 /** The lifecycle hook the limiter runs in. */

@@ -24,7 +24,12 @@ export const limiters = [
   createLimiter({ limit: 1, window: '1s', store: {} }),
 ];
 
-const adapter: HttpAdapter<{ ip: string }> = { ip: (req) => req.ip, route: () => undefined, trustsProxy: () => false, header: () => undefined };
+const adapter: HttpAdapter<{ ip: string }> = {
+  ip: (req) => req.ip,
+  route: () => undefined,
+  trustsProxy: () => false,
+  header: () => undefined,
+};
 export const http = createHttpLimiter({ limit: 100, window: '15m' }, adapter);
 declare const decision: Decision;
 export const headers: Record<string, string> = rateLimitHeaders(decision, ['legacy', 'draft-8']);
