@@ -17,7 +17,7 @@ export {
 // Rules and durations: users write them in options; a `Decision` names its `ResolvedRule`.
 
 export { type Duration, parseDuration } from './duration';
-export { type Algorithm, type ResolvedRule, type Rule, resolveRule, resolveRules, SLIDING_LOG_MAX_LIMIT } from './rules';
+export { type Algorithm, defineRules, type ResolvedRule, type Rule, resolveRule, resolveRules, SLIDING_LOG_MAX_LIMIT } from './rules';
 
 // Errors users catch or receive in `onError`, with guards that work across two installed copies of core.
 

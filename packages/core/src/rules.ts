@@ -132,3 +132,18 @@ function orList(names: readonly string[]): string {
   const quoted = names.map((n) => `'${n}'`);
   return quoted.length < 2 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
 }
+
+/**
+ * Types a list of rules where it is written (an identity function): `'1m'` is then checked as a
+ * {@link Duration}, where a plain object literal would widen it to `string` and fail to compile
+ * under `strict` once passed on. Handy for tiered plans.
+ * @example
+ * const plans = {
+ *   free: defineRules([{ limit: 5, window: '1m', name: 'free' }]),
+ *   pro: defineRules([{ limit: 50, window: '1m', name: 'pro' }]),
+ * };
+ * app.use(rateLimit({ key: 'user', user: (req) => req.user?.id, rules: (req) => plans[req.user?.plan ?? 'free'] }));
+ */
+export function defineRules(rules: readonly Rule[]): readonly Rule[] {
+  return rules;
+}

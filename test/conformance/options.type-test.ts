@@ -1,0 +1,40 @@
+// Compiled by `pnpm typecheck` (strict), never run: what the HTTP options accept and refuse.
+import { defineRules, type Rule } from '@ratekeeper/core';
+import type { RequestDecision } from '@ratekeeper/core/http';
+import { rateLimit as expressRateLimit } from '@ratekeeper/express';
+import { rateLimitPlugin } from '@ratekeeper/fastify';
+import { rateLimit as koaRateLimit } from '@ratekeeper/koa';
+import Fastify from 'fastify';
+import Koa from 'koa';
+
+// Tiered plans: an object literal widens '1m' to string, which is not a Duration under strict...
+const widened = { free: [{ limit: 5, window: '1m' }] };
+// @ts-expect-error string is not assignable to Duration
+export const refused: readonly Rule[] = widened.free;
+// ...defineRules (or `satisfies`) keeps the literal.
+const plans = { free: defineRules([{ limit: 5, window: '1m', name: 'free' }]), pro: defineRules([{ limit: 50, window: '1m' }]) };
+const satisfied = { free: [{ limit: 5, window: '1m' }] } satisfies Record<string, readonly Rule[]>;
+export const express = expressRateLimit({ rules: (req) => (req.headers['x-plan'] === 'pro' ? plans.pro : satisfied.free) });
+
+// cost: a number or a function of the request; the middleware exposes its limiter.
+export const costly = expressRateLimit({ limit: 10, window: '1s', cost: (req) => Number(req.headers['x-cost'] ?? 1) });
+export const limit: number | undefined = costly.limiter?.rules[0]?.limit;
+// @ts-expect-error cost is a number or a function, not a string
+expressRateLimit({ limit: 10, window: '1s', cost: '2' });
+// countResponse sees the request too.
+expressRateLimit({ limit: 10, window: '1s', countResponse: (status, req) => status < 500 && req.method !== 'HEAD' });
+
+// Koa: ctx.state.rateLimit is typed, with the key and this request's refund/reset.
+const app = new Koa();
+app.use(koaRateLimit({ limit: 5, window: '1m' }));
+app.use(async (ctx) => {
+  const d: RequestDecision | undefined = ctx.state.rateLimit;
+  if (d !== undefined && ctx.status < 400) await d.refund();
+  ctx.body = d?.key;
+});
+
+// Fastify: route config is typed (a misspelt option is refused when the route is registered).
+const fastify = Fastify();
+void fastify.register(rateLimitPlugin, { limit: 100, window: '1m' });
+fastify.get('/a', { config: { rateLimit: { limit: 5, window: '1m', cost: 2 } } }, async () => 'ok');
+fastify.get('/c', { config: { rateLimit: false } }, async () => 'ok');
