@@ -26,7 +26,6 @@ const base = {
   transform: { '^.+\\.(t|j)sx?$': swc as unknown as [string, Record<string, unknown>] },
   moduleNameMapper,
   testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
-  testTimeout: 30_000,
 };
 
 // `pnpm test:unit` runs `--selectProjects unit`: no Redis server is started (the global setup
@@ -43,6 +42,8 @@ const config: Config = {
       globalTeardown: '<rootDir>/scripts/jest-global-teardown.ts',
     },
   ],
+  // A global option: in a project's config Jest would ignore it (5 s per test).
+  testTimeout: 30_000,
   maxWorkers: 2,
 };
 
