@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { type BoundStore, MemoryStore, type Store } from '@ratekeeper/core';
 import supertest from 'supertest';
-import type { AppSetup, Harness, RunningApp, SuiteOptions } from './harness';
+import type { AppSetup, Harness, HasHeaders, RunningApp, SuiteOptions } from './harness';
 import { Thenable } from './thenable';
 
 /** An hour boundary, so window resets are round numbers in the expectations. */
@@ -477,6 +477,217 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
       const res = await http.get('/ok');
       expect(res.status).toBe(429);
       expect(res.headers['retry-after']).toBe('1');
+    });
+
+    /** One GET of `path` from 203.0.113.1 with extra request headers. */
+    function getWith(http: ReturnType<typeof supertest>, path: string, headers: Record<string, string> = {}) {
+      return http.get(path).set('X-Forwarded-For', '203.0.113.1').set(headers);
+    }
+
+    describe('stacked limiters (app-wide + route)', () => {
+      it('counts in every limiter: allowed responses show the tightest, draft-8 lists both; a 429 describes its limiter only', async () => {
+        const http = await start({
+          mode: 'app+route',
+          limiters: [
+            { limit: 10, window: '1m', name: 'app', now },
+            { limit: 2, window: '1s', name: 'route', now },
+          ],
+        });
+        const first = await getWith(http, '/ok');
+        expect(first.status).toBe(200);
+        expect(rateHeaders(first.headers)).toEqual({
+          // The single-valued legacy family shows the most restrictive limiter: the route's.
+          'x-ratelimit-limit': '2',
+          'x-ratelimit-remaining': '1',
+          'x-ratelimit-reset': '1699999201',
+          'ratelimit-policy': '"app";q=10;w=60, "route";q=2;w=1',
+          ratelimit: '"app";r=9;t=60, "route";r=1;t=1',
+        });
+        expect((await getWith(http, '/ok')).status).toBe(200);
+        const denied = await getWith(http, '/ok');
+        expect(denied.status).toBe(429);
+        // Only the route limiter, which denied: nothing of the app-wide limiter's headers remains.
+        expect(rateHeaders(denied.headers)).toEqual({
+          'x-ratelimit-limit': '2',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': '1699999202',
+          'ratelimit-policy': '"route";q=2;w=1',
+          ratelimit: '"route";r=0;t=2',
+          'retry-after': '2',
+        });
+        expect(denied.headers.ratelimit).not.toMatch(/"app"/);
+        // Waiting as told lets the next request through (the route's sliding window needs 1.5 s, not 1 s).
+        t += Number(denied.headers['retry-after']) * 1000;
+        const later = await getWith(http, '/ok');
+        expect(later.status).toBe(200);
+        // All four requests counted app-wide, the one the route denied included.
+        expect(later.headers.ratelimit).toBe('"app";r=6;t=58, "route";r=1;t=1');
+        expect(later.headers['x-ratelimit-limit']).toBe('2');
+      });
+
+      it("keeps the app's draft-8 list next to a route's draft-7 form; the route's 429 carries its draft-7 headers only", async () => {
+        const http = await start({
+          mode: 'app+route',
+          limiters: [
+            { limit: 10, window: '1m', name: 'app', now },
+            { limit: 2, window: '1s', name: 'route', now, headers: 'draft-7' },
+          ],
+        });
+        const first = await getWith(http, '/ok');
+        expect(first.status).toBe(200);
+        // Draft-7 would overwrite `RateLimit` and `RateLimit-Policy`: the app's draft-8 lists stay.
+        expect(rateHeaders(first.headers)).toEqual({
+          'x-ratelimit-limit': '10',
+          'x-ratelimit-remaining': '9',
+          'x-ratelimit-reset': '1699999260',
+          'ratelimit-policy': '"app";q=10;w=60',
+          ratelimit: '"app";r=9;t=60',
+        });
+        expect((await getWith(http, '/ok')).status).toBe(200);
+        const denied = await getWith(http, '/ok');
+        expect(denied.status).toBe(429);
+        expect(rateHeaders(denied.headers)).toEqual({
+          'ratelimit-policy': '2;w=1',
+          ratelimit: 'limit=2, remaining=0, reset=2',
+          'retry-after': '2',
+        });
+      });
+    });
+
+    describe('cost', () => {
+      it.each(['app', 'route'] as const)('takes `cost` units per request (%s)', async (mode) => {
+        // In route mode Fastify takes it as `config.rateLimit.cost`.
+        const http = await start({ mode, limiters: [{ limit: 5, window: '1m', now, cost: 2 }] });
+        const seen: Array<[number, unknown]> = [];
+        for (let i = 0; i < 3; i++) {
+          const res = await getWith(http, '/ok');
+          seen.push([res.status, res.headers['x-ratelimit-remaining']]);
+        }
+        expect(seen.slice(0, 2)).toEqual([
+          [200, '3'],
+          [200, '1'],
+        ]);
+        // One unit is left, the request takes two.
+        expect(seen[2]?.[0]).toBe(429);
+        expect(seen[2]?.[1]).toBe('1');
+      });
+
+      it('gives back all the units of a request whose response does not count', async () => {
+        const http = await start({ limiters: [{ limit: 4, window: '1m', now, cost: 2 }] });
+        // Each 500 took 2 units and got both back when its response closed.
+        expect(await statuses(http, 3, '/fail')).toEqual([500, 500, 500]);
+        expect(await statuses(http, 3)).toEqual([200, 200, 429]);
+      });
+
+      const byHeader = (req: HasHeaders): number => Number(req.headers['x-cost']);
+      it.each<[string, (req: HasHeaders) => number | PromiseLike<number>]>([
+        ['a function of the request', byHeader],
+        ['an async function of the request', async (req) => byHeader(req)],
+        ['a thenable that a function of the request returns', (req) => Thenable.resolve(byHeader(req))],
+      ])('takes the cost from %s', async (_label, cost) => {
+        const http = await start({ limiters: [{ limit: 5, window: '1m', now, cost }] });
+        const send = async (units: number): Promise<[number, unknown]> => {
+          const res = await getWith(http, '/ok', { 'x-cost': String(units) });
+          return [res.status, res.headers['x-ratelimit-remaining']];
+        };
+        expect(await send(3)).toEqual([200, '2']);
+        expect(await send(3)).toEqual([429, '2']);
+        expect(await send(2)).toEqual([200, '0']);
+        expect((await send(1))[0]).toBe(429);
+      });
+
+      it('answers a cost above capacity 429 without Retry-After (it can never pass) and takes nothing', async () => {
+        const http = await start({ limiters: [{ limit: 5, window: '1m', now, cost: byHeader }] });
+        for (let i = 0; i < 2; i++) {
+          const res = await getWith(http, '/ok', { 'x-cost': '6' });
+          expect(res.status).toBe(429);
+          expect(res.headers['retry-after']).toBeUndefined();
+          // No `t` either: there is no honest number of seconds to wait.
+          expect(res.headers.ratelimit).toBe('"5-in-1min";r=5');
+        }
+        const fits = await getWith(http, '/ok', { 'x-cost': '5' });
+        expect(fits.status).toBe(200);
+        expect(fits.headers['x-ratelimit-remaining']).toBe('0');
+      });
+
+      it.each<[string, (req: HasHeaders) => unknown]>([
+        ['0', () => 0],
+        ['-1', () => -1],
+        ["'x'", () => 'x'],
+        ['1.5', () => 1.5],
+        ['a promise of 0', async () => 0],
+        ["a thenable of 'x'", () => Thenable.resolve('x')],
+      ])('takes the error path when the cost function returns %s, never an uncounted pass', async (_label, cost) => {
+        // A wrong type on purpose: JavaScript callers can return anything.
+        const http = await start({ limiters: [{ limit: 5, window: '1m', now, cost: cost as never }] });
+        for (let i = 0; i < 2; i++) {
+          const res = await getWith(http, '/ok');
+          expect(res.status).toBe(500);
+          expect(res.text).toMatch(/^error: .*`cost/);
+        }
+      });
+    });
+
+    it('passes the request to countResponse as its second argument', async () => {
+      const http = await start({
+        limiters: [{ limit: 1, window: '1m', now, countResponse: (_status, req) => req.headers['x-count'] === 'yes' }],
+      });
+      // Not counted: refunded when each response closes.
+      expect(await statuses(http, 3)).toEqual([200, 200, 200]);
+      expect((await getWith(http, '/ok', { 'x-count': 'yes' })).status).toBe(200);
+      expect((await getWith(http, '/ok', { 'x-count': 'yes' })).status).toBe(429);
+    });
+
+    describe("the request's decision: key, cost, refund(), reset()", () => {
+      it.each(['app', 'route'] as const)('a login handler refunds successful attempts; failed ones count (%s)', async (mode) => {
+        const http = await start({ mode, limiters: [{ limit: 2, window: '1m', now }] });
+        for (let i = 0; i < 3; i++) {
+          const ok = await getWith(http, '/login', { 'x-ok': 'yes' });
+          expect([ok.status, ok.text, ok.headers['x-cost-taken']]).toEqual([200, '203.0.113.1', '1']);
+        }
+        expect((await getWith(http, '/login')).status).toBe(401);
+        expect((await getWith(http, '/login')).status).toBe(401);
+        expect((await getWith(http, '/login', { 'x-ok': 'yes' })).status).toBe(429);
+      });
+
+      it.each(['app', 'route'] as const)('reset() forgets the key (%s)', async (mode) => {
+        // One prefix: Fastify counts each configured route on its own unless the routes name one.
+        const http = await start({ mode, limiters: [{ limit: 2, window: '1m', now, prefix: 'login:' }] });
+        expect((await getWith(http, '/login')).status).toBe(401);
+        // Counted (the second unit of two), then the key is forgotten.
+        const reset = await getWith(http, '/reset');
+        expect([reset.status, reset.text]).toEqual([200, '203.0.113.1']);
+        expect((await getWith(http, '/login')).status).toBe(401);
+        expect((await getWith(http, '/login')).status).toBe(401);
+        expect((await getWith(http, '/login')).status).toBe(429);
+      });
+
+      it('refund(n) gives back n units of what the request took', async () => {
+        const http = await start({ limiters: [{ limit: 4, window: '1m', now, cost: 2 }] });
+        // Each attempt takes 2 and gives 1 back: 1, 2, 3 units used; then 2 more do not fit.
+        for (let i = 0; i < 3; i++) {
+          const ok = await getWith(http, '/login', { 'x-ok': 'yes', 'x-refund': '1' });
+          expect([ok.status, ok.headers['x-cost-taken']]).toEqual([200, '2']);
+        }
+        expect((await getWith(http, '/login', { 'x-ok': 'yes', 'x-refund': '1' })).status).toBe(429);
+      });
+    });
+
+    it('warns once when an RFC 7239 Forwarded header arrives but proxies are not trusted', async () => {
+      const warnings: string[] = [];
+      const logger = { warn: (m: string) => warnings.push(m) };
+      const http = await start({ trustProxy: false, limiters: [{ limit: 10, window: '1m', now, logger }] });
+      await http.get('/ok');
+      expect(warnings).toHaveLength(0);
+      await http.get('/ok').set('Forwarded', 'for=203.0.113.1');
+      await http.get('/ok').set('Forwarded', 'for=203.0.113.2');
+      expect(warnings).toHaveLength(1);
+      // Names the header that arrived (not only X-Forwarded-For).
+      expect(warnings[0]).toMatch(/(^|[^-])Forwarded\b/);
+      await http.get('/ok').set('X-Forwarded-For', '203.0.113.3');
+      expect(warnings).toHaveLength(1);
+      // Without trust, the header does not pick the bucket: all four shared 127.0.0.1.
+      expect((await http.get('/ok')).headers['x-ratelimit-remaining']).toBe('5');
     });
   });
 }

@@ -93,4 +93,22 @@ describe('@ratekeeper/express', () => {
     expect((await http.get('/b/items/1')).status).toBe(200);
     expect(store.size).toBe(2);
   });
+
+  it('exposes the limiter it uses as .limiter', async () => {
+    const middleware = rateLimit({ limit: 1, window: '1m', now });
+    expect(middleware.limiter?.rules[0]?.limit).toBe(1);
+    expect(rateLimit({ rules: () => [{ limit: 1, window: '1m' }] }).limiter).toBeUndefined();
+    const app = express();
+    app.use(middleware);
+    app.get('/', (req, res) => {
+      res.send(req.rateLimit?.key);
+    });
+    const http = supertest(app);
+    const first = await http.get('/');
+    expect(first.status).toBe(200);
+    expect((await http.get('/')).status).toBe(429);
+    // The very limiter the middleware counts with: resetting the client's key there lets it through.
+    await middleware.limiter?.reset(first.text);
+    expect((await http.get('/')).status).toBe(200);
+  });
 });

@@ -47,7 +47,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * A rate-limit hook for your own hooks, with these options layered over the plugin's:
-     * `app.addHook('preHandler', app.rateLimit({ limit: 5, window: '1m' }))`.
+     * `app.addHook('preHandler', app.rateLimit({ limit: 5, window: '1m' }))`. Each hook counts in
+     * its own buckets (apart from the app-wide limiter and other hooks) unless it names a `prefix`.
      */
     rateLimit(options?: RouteRateLimitOptions): RateLimitHookHandler;
   }
@@ -167,10 +168,15 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
 
   // The plugin may be registered more than once (several limiters on one app).
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined);
+  let hooks = 0;
   if (!fastify.hasDecorator('rateLimit'))
     fastify.decorate('rateLimit', (o: RouteRateLimitOptions = {}): RateLimitHookHandler => {
       const { hook: _ignored, ...own } = o;
-      const limiter = createHttpLimiter(mergeRateLimitOptions(base, own), adapter);
+      const merged = mergeRateLimitOptions(base, own);
+      // Each hook counts on its own unless it names a prefix: with the app's rules and store it
+      // would otherwise charge the app limiter's buckets a second time for the same request.
+      if (own.prefix === undefined) merged.prefix = `${base.prefix ?? 'rk:'}hook${++hooks}:`;
+      const limiter = createHttpLimiter(merged, adapter);
       const list = [limiter];
       return (request, reply, done) => runAll(request, reply, done, list, 0);
     });

@@ -146,4 +146,90 @@ describe('@ratekeeper/fastify', () => {
     await app3.close().catch(() => {});
     await app2.close();
   });
+
+  it('decorates fastify.rateLimit(options): a hook for your own hooks, layered over the plugin options', async () => {
+    const app = Fastify();
+    await app.register(rateLimitPlugin, { global: false, now });
+    expect(typeof app.rateLimit).toBe('function');
+    app.addHook('preHandler', app.rateLimit({ limit: 1, window: '1m' }));
+    app.get('/', async (request) => ({ key: request.rateLimit?.key, limit: request.rateLimit?.limit }));
+    const first = await get(app, '/');
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ key: '127.0.0.1', limit: 1 });
+    const second = await get(app, '/');
+    expect(second.status).toBe(429);
+    expect(second.headers['x-ratelimit-limit']).toBe('1');
+    await app.close();
+  });
+
+  it('a fastify.rateLimit() hook on one route limits that route only', async () => {
+    const app = Fastify();
+    await app.register(rateLimitPlugin, { global: false, now });
+    app.get('/limited', { preHandler: app.rateLimit({ limit: 2, window: '1m' }) }, async () => 'ok');
+    app.get('/free', async () => 'ok');
+    expect(await codes(app, '/limited', 3)).toEqual([200, 200, 429]);
+    expect(await codes(app, '/free', 3)).toEqual([200, 200, 200]);
+    await app.close();
+  });
+
+  it('counts a fastify.rateLimit() hook on its own, apart from the app-wide limiter and other hooks', async () => {
+    const app = Fastify();
+    await app.register(rateLimitPlugin, { limit: 10, window: '1m', now });
+    // The same rules and store as the app limiter: still its own buckets, one unit per request.
+    app.addHook('preHandler', app.rateLimit());
+    const perRoute = { limit: 2, window: '1m' } as const;
+    app.get('/a', { preHandler: app.rateLimit(perRoute) }, async () => 'a');
+    app.get('/b', { preHandler: app.rateLimit(perRoute) }, async () => 'b');
+    const first = await get(app, '/a');
+    expect(first.headers.ratelimit).toBe('"10-in-1min";r=9;t=60, "10-in-1min";r=9;t=60, "2-in-1min";r=1;t=60');
+    expect(await codes(app, '/a', 2)).toEqual([200, 429]);
+    // /b's hook is another limiter with the same options: two units of its own.
+    expect(await codes(app, '/b', 3)).toEqual([200, 200, 429]);
+    await app.close();
+  });
+
+  describe('never unlimited in silence', () => {
+    const plugin = { limit: 3, window: '1m' as const, now };
+    const routes = (app: FastifyInstance): void => {
+      app.get('/', async () => 'ok');
+      app.get('/strict', { config: { rateLimit: { limit: 1, window: '1m' } } }, async () => 'ok');
+    };
+    it.each<[string, (app: FastifyInstance) => Promise<void>]>([
+      [
+        'routes added while register() was not awaited',
+        async (app) => {
+          // No await: the plugin loads when the app starts, after the routes were declared.
+          void app.register(rateLimitPlugin, plugin);
+          routes(app);
+        },
+      ],
+      [
+        'routes declared before the plugin',
+        async (app) => {
+          routes(app);
+          await app.register(rateLimitPlugin, plugin);
+        },
+      ],
+      [
+        'routes declared before a register() that was not awaited',
+        async (app) => {
+          routes(app);
+          void app.register(rateLimitPlugin, plugin);
+        },
+      ],
+    ])('limits %s, route configs included', async (_label, build) => {
+      const app = Fastify({ trustProxy: true });
+      await build(app);
+      const from = async (url: string, ip: string, n: number): Promise<number[]> => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push((await get(app, url, { 'x-forwarded-for': ip })).status);
+        return out;
+      };
+      expect(await from('/', '203.0.113.1', 4)).toEqual([200, 200, 200, 429]);
+      expect(await from('/strict', '203.0.113.2', 2)).toEqual([200, 429]);
+      // The 429 comes from the route's own limit of 1.
+      expect((await get(app, '/strict', { 'x-forwarded-for': '203.0.113.2' })).headers['x-ratelimit-limit']).toBe('1');
+      await app.close();
+    });
+  });
 });

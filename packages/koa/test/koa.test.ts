@@ -105,4 +105,22 @@ describe('@ratekeeper/koa', () => {
     expect(res.status).toBe(503);
     expect(seen).toEqual(['no key']);
   });
+
+  it('exposes the limiter it uses as .limiter', async () => {
+    const middleware = rateLimit({ limit: 1, window: '1m', now });
+    expect(middleware.limiter?.rules[0]?.limit).toBe(1);
+    expect(rateLimit({ rules: () => [{ limit: 1, window: '1m' }] }).limiter).toBeUndefined();
+    const app = new Koa();
+    app.use(middleware);
+    app.use((ctx) => {
+      ctx.body = ctx.state.rateLimit?.key;
+    });
+    const http = await serve(app);
+    const first = await http.get('/');
+    expect(first.status).toBe(200);
+    expect((await http.get('/')).status).toBe(429);
+    // The very limiter the middleware counts with: resetting the client's key there lets it through.
+    await middleware.limiter?.reset(first.text);
+    expect((await http.get('/')).status).toBe(200);
+  });
 });

@@ -1,7 +1,17 @@
 import type { Server } from 'node:http';
 import { rateLimit } from '@ratekeeper/express';
-import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
-import { type AppSetup, abortTracker, fakeAuth, type Harness, type RunningApp } from '../harness';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
+import {
+  type Answer,
+  type AppSetup,
+  abortTracker,
+  fakeAuth,
+  type Harness,
+  login,
+  type RunningApp,
+  resetKey,
+  twoLimiters,
+} from '../harness';
 
 /** The harness for one Express major: `createApp` is that version's `express()`. */
 export function expressHarness(name: string, createApp: () => Express = express): Harness {
@@ -17,8 +27,13 @@ async function start(createApp: () => Express, setup: AppSetup): Promise<Running
     next();
   });
   const limiters: RequestHandler[] = setup.limiters.map((o) => rateLimit(o as never));
-  const route = setup.mode === 'route' ? limiters : [];
-  if (setup.mode !== 'route') for (const l of limiters) app.use(l);
+  let route: RequestHandler[] = [];
+  if (setup.mode === 'route') route = limiters;
+  else if (setup.mode === 'app+route') {
+    const [appWide, perRoute] = twoLimiters(limiters);
+    app.use(appWide);
+    route = [perRoute];
+  } else for (const l of limiters) app.use(l);
   app.get('/ok', ...route, (_req, res) => {
     res.send('ok');
   });
@@ -36,6 +51,14 @@ async function start(createApp: () => Express, setup: AppSetup): Promise<Running
     res.writeHead(503, { 'Content-Type': 'text/plain' });
     res.write('partial');
   });
+  // Express 4 does not catch a rejected handler: the rejection goes to `next` by hand.
+  const answer = (res: Response, next: (err: unknown) => void, pending: Promise<Answer>): void => {
+    pending.then((a) => {
+      res.status(a.status).set(a.headers).send(a.body);
+    }, next);
+  };
+  app.get('/login', ...route, (req, res, next) => answer(res, next, login(req.rateLimit, req.headers)));
+  app.get('/reset', ...route, (req, res, next) => answer(res, next, resetKey(req.rateLimit)));
   const onError: ErrorRequestHandler = (err: Error, _req, res, _next) => {
     res.status(500).send(`error: ${err.message}`);
   };

@@ -1,8 +1,18 @@
 import { createServer } from 'node:http';
 import Router from '@koa/router';
 import { rateLimit } from '@ratekeeper/koa';
-import Koa, { type Middleware } from 'koa';
-import { type AppSetup, abortTracker, fakeAuth, type Harness, type RunningApp } from '../harness';
+import Koa, { type Context, type Middleware } from 'koa';
+import {
+  type Answer,
+  type AppSetup,
+  abortTracker,
+  fakeAuth,
+  type Harness,
+  login,
+  type RunningApp,
+  resetKey,
+  twoLimiters,
+} from '../harness';
 
 /** The harness for one Koa major: `App` is that version's `Koa` class. */
 export function koaHarness(name: string, App: new () => Koa = Koa): Harness {
@@ -26,8 +36,13 @@ async function start(App: new () => Koa, setup: AppSetup): Promise<RunningApp> {
     return next();
   });
   const limiters: Middleware[] = setup.limiters.map((o) => rateLimit(o as never));
-  const route = setup.mode === 'route' ? limiters : [];
-  if (setup.mode !== 'route') for (const l of limiters) app.use(l);
+  let route: Middleware[] = [];
+  if (setup.mode === 'route') route = limiters;
+  else if (setup.mode === 'app+route') {
+    const [appWide, perRoute] = twoLimiters(limiters);
+    app.use(appWide);
+    route = [perRoute];
+  } else for (const l of limiters) app.use(l);
   const router = new Router();
   router.get('/ok', ...route, (ctx) => {
     ctx.body = 'ok';
@@ -49,6 +64,14 @@ async function start(App: new () => Koa, setup: AppSetup): Promise<RunningApp> {
     ctx.res.writeHead(503, { 'Content-Type': 'text/plain' });
     ctx.res.write('partial');
   });
+  const answer = async (ctx: Context, pending: Promise<Answer>): Promise<void> => {
+    const a = await pending;
+    ctx.status = a.status;
+    ctx.set(a.headers);
+    ctx.body = a.body;
+  };
+  router.get('/login', ...route, (ctx) => answer(ctx, login(ctx.state.rateLimit, ctx.req.headers)));
+  router.get('/reset', ...route, (ctx) => answer(ctx, resetKey(ctx.state.rateLimit)));
   app.use(router.routes());
   const server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

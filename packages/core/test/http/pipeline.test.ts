@@ -113,6 +113,27 @@ describe('HttpLimiter.handle', () => {
     expect(seen).toEqual(new Set(['free', 'pro']));
   });
 
+  it('takes any number of distinct rule sets: 1,500 through one limiter, with a bounded cache and the counts kept', async () => {
+    // Per-customer negotiated limits: every plan is its own rule set, built fresh on each call.
+    const limiter = createHttpLimiter<FakeReq>({ now: () => 0, rules: (r) => [{ limit: Number(r.plan), window: '1m' }] }, adapter);
+    const refused: unknown[] = [];
+    for (let plan = 1; plan <= 1500; plan++) {
+      try {
+        const out = await handle(limiter, req('192.0.2.1', { plan: String(plan) }));
+        if (out?.decision.allowed !== true || out.decision.limit !== plan) refused.push([plan, out?.decision]);
+      } catch (error) {
+        refused.push([plan, error]);
+      }
+    }
+    expect({ refused: refused.length, first: refused[0] }).toEqual({ refused: 0, first: undefined });
+    expect(limiter.ruleSets).toBeGreaterThan(0);
+    expect(limiter.ruleSets).toBeLessThanOrEqual(1000);
+    // The first plan's limiter was dropped from the cache long ago; its count lives in the store.
+    const again = await handle(limiter, req('192.0.2.1', { plan: '1' }));
+    expect(again?.decision.allowed).toBe(false);
+    expect(limiter.ruleSets).toBeLessThanOrEqual(1000);
+  });
+
   it('reports invalid per-request rules as a ConfigError rejection', async () => {
     const limiter = createHttpLimiter<FakeReq>({ rules: () => [{ limit: -1, window: '1m' }] }, adapter);
     const r = req();
