@@ -19,7 +19,8 @@ const HASHED = '~h:';
  * @internal
  */
 export function storageKey(key: string): string {
-  if (key.length <= MAX_KEY_LENGTH && key.isWellFormed() && !key.startsWith(HASHED)) return key;
+  // `~` (126) first: most keys are settled by one char code, without startsWith.
+  if (key.length <= MAX_KEY_LENGTH && (key.charCodeAt(0) !== 126 || !key.startsWith(HASHED)) && key.isWellFormed()) return key;
   const bytes = new Uint8Array(key.length * 2);
   for (let i = 0; i < key.length; i++) {
     const unit = key.charCodeAt(i);

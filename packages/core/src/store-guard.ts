@@ -57,7 +57,9 @@ export class StoreGuard {
 
   /** Decides synchronously when the store answers synchronously (memory store): no promise hop. */
   run(op: Op, key: string, cost: number, now: number): Decision | Promise<Decision> {
-    const route = this.#health.route(now);
+    // Up (the common case) costs one field read; the circuit is consulted only while down.
+    const health = this.#health;
+    const route = health.down ? health.route(now) : 'store';
     if (route === 'policy') {
       // Down without a failed call of this limiter (the connection dropped, another limiter's call
       // failed): this limiter's onError still hears of the outage, once.
