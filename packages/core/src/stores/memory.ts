@@ -1,36 +1,19 @@
 import { ALGORITHM_IMPLS } from '../algorithms/index';
-import type { AlgorithmImpl, BaseState, Outcome } from '../algorithms/types';
+import type { BaseState, Outcome } from '../algorithms/types';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import type { ResolvedRule } from '../rules';
+import { EvictionRing, type Table } from './memory-eviction';
 import type { BoundStore, RawResult, Store } from './types';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most keys tracked at once (over all limiters using this store). When full, expired state is
-   * dropped first; only if none is expired is the live state that expires soonest dropped (see
-   * {@link MemoryStore}).
+   * Most keys tracked at once (over all limiters and rules using this store). When full, the store
+   * drops expired state first, then state that is no longer protected (see {@link MemoryStore}).
    * @default 1_000_000
    */
   maxKeys?: number;
 }
-
-/** State of one rule (namespace = prefix + rule id) for every key. */
-interface Table {
-  readonly impl: AlgorithmImpl<BaseState>;
-  /** The rule the table was created for; its window bounds expiry. */
-  rule: ResolvedRule;
-  readonly map: Map<string, BaseState>;
-  /**
-   * Where the eviction sweep left off. Resuming one iterator matters: a fresh iterator walks over
-   * every entry deleted at the front of the Map since its last rehash, which made each eviction
-   * O(deleted) under a flood of new keys (~90 µs per insert at 100k keys).
-   */
-  cursor?: Iterator<[string, BaseState]> | undefined;
-}
-
-/** How many of the oldest entries one insertion into a full store inspects. */
-const SCAN = 32;
 
 /**
  * The embedded default store: state in plain objects in one `Map` per rule, decided synchronously
@@ -38,12 +21,20 @@ const SCAN = 32;
  * state is dropped lazily when met and when room is needed. No timers: nothing keeps the process
  * alive. Time comes from the limiter's monotonic clock.
  *
- * Eviction is an approximate least-recently-used policy that cannot be abused to reset a live
- * counter cheaply: a full store inspects the next 32 entries (in insertion order) of the table it
- * inserts into and drops the expired ones; only when all are live does it drop the one that
- * expires soonest, i.e. the one used least recently at window granularity (a key used in the
- * current window outlives one last used in the previous window). Moving entries on every hit
- * would make exact LRU, at two extra Map operations per decision.
+ * Eviction, exactly. An insertion is a new (key, rule) state. A state is protected while it is
+ * blocked (`blockFor`), for `⌊maxKeys/2⌋` insertions after its last use (`consume` or `peek`), and
+ * for `3 × maxKeys` insertions after it while forgetting it would give away two or more units (two
+ * used, or exhausted). A full store drops the first state its sweep (one CLOCK hand over the keys
+ * of every limiter sharing the store) meets that is expired (free; preferred within the next 8) or
+ * not protected. It drops protected state only when the sweep runs out of allowance (16 visits per
+ * insertion, banked up to one lap), and then the least valuable of the last 16 visited (fewest
+ * units used, then least recently used). That never happens while at most `maxKeys/4 − 5` states
+ * are protected besides single-use ones (one request, one unit), which no flood of fresh keys can
+ * change. So, while that holds, for every algorithm and however many limiters share the store:
+ * (a) a blocked key, or an exhausted one (limit 2 or more), is kept for at least `3 × maxKeys`
+ * insertions after its last use: flooding `3 × maxKeys` fresh keys does not free it; (b) a key
+ * used at least once per `⌊maxKeys/2⌋` insertions keeps its count. Proof, costs and memory per
+ * key: `docs/memory-store.md`.
  *
  * @example
  * const limiter = createLimiter({ limit: 100, window: '1m', store: new MemoryStore({ maxKeys: 100_000 }) });
@@ -51,8 +42,10 @@ const SCAN = 32;
 export class MemoryStore implements Store {
   /** The bound on tracked keys. */
   readonly maxKeys: number;
+  /** Decides without a promise: `limiter.consumeSync` works on this store. */
+  readonly synchronous = true;
   readonly #tables = new Map<string, Table>();
-  #size = 0;
+  readonly #ring: EvictionRing;
 
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
@@ -60,17 +53,18 @@ export class MemoryStore implements Store {
     const maxKeys = options.maxKeys ?? 1_000_000;
     if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) throw new ConfigError('maxKeys', 'a positive integer', maxKeys);
     this.maxKeys = maxKeys;
+    this.#ring = new EvictionRing(maxKeys);
   }
 
   /** Number of keys currently tracked (over all rules), expired ones included until dropped. */
   get size(): number {
-    return this.#size;
+    return this.#ring.size;
   }
 
-  /** @internal */
+  /** Prepares the store for one limiter (called by `createLimiter`). */
   bind(rules: readonly ResolvedRule[], prefix: string): BoundStore {
     const tables = rules.map((rule) => this.#table(prefix + rule.id, rule));
-    return new BoundMemoryStore(this, rules, tables);
+    return new BoundMemoryStore(this.#ring, rules, tables);
   }
 
   #table(ns: string, rule: ResolvedRule): Table {
@@ -89,65 +83,6 @@ export class MemoryStore implements Store {
     }
     return table;
   }
-
-  /** @internal Inserts fresh state for `key`, making room first if the store is full. */
-  insert(table: Table, key: string, state: BaseState, now: number): void {
-    if (this.#size >= this.maxKeys) this.#evict(table, now);
-    table.map.set(key, state);
-    this.#size++;
-  }
-
-  /** @internal */
-  delete(table: Table, key: string): void {
-    if (table.map.delete(key)) this.#size--;
-  }
-
-  /** @internal */
-  clear(table: Table): void {
-    this.#size -= table.map.size;
-    table.map.clear();
-    table.cursor = undefined;
-  }
-
-  #evict(preferred: Table, now: number): void {
-    let table = preferred;
-    if (table.map.size === 0) {
-      for (const t of this.#tables.values()) if (t.map.size > table.map.size) table = t;
-    }
-    // Expired state first; if all of the oldest are live, the one closest to expiring (the least
-    // to lose). A live counter is only lost after `maxKeys` other keys arrived while it was idle.
-    let scanned = 0;
-    let freed = 0;
-    let victim: string | undefined;
-    let victimExpiry = Number.POSITIVE_INFINITY;
-    const budget = Math.min(SCAN, table.map.size);
-    let cursor = table.cursor;
-    while (scanned < budget) {
-      let next = cursor?.next();
-      if (next === undefined || next.done) {
-        // End of the sweep: start again from the oldest entry.
-        cursor = table.map.entries();
-        next = cursor.next();
-        if (next.done) break;
-      }
-      const [key, state] = next.value;
-      const expiry = Math.max(state.blk, table.impl.expiresAt(state, table.rule));
-      if (expiry <= now) {
-        table.map.delete(key);
-        freed++;
-      } else if (expiry < victimExpiry) {
-        victim = key;
-        victimExpiry = expiry;
-      }
-      scanned++;
-    }
-    table.cursor = cursor;
-    if (freed === 0 && victim !== undefined) {
-      table.map.delete(victim);
-      freed = 1;
-    }
-    this.#size -= freed;
-  }
 }
 
 function isExpired(table: Table, state: BaseState, now: number): boolean {
@@ -158,7 +93,7 @@ const ALLOWED = 1;
 const DENIED = 0;
 
 class BoundMemoryStore implements BoundStore {
-  readonly #store: MemoryStore;
+  readonly #ring: EvictionRing;
   readonly #rules: readonly ResolvedRule[];
   readonly #tables: readonly Table[];
   readonly #states: (BaseState | undefined)[];
@@ -167,8 +102,8 @@ class BoundMemoryStore implements BoundStore {
   // Reused between calls: results are read by the limiter before the next call can start.
   readonly #result: number[];
 
-  constructor(store: MemoryStore, rules: readonly ResolvedRule[], tables: readonly Table[]) {
-    this.#store = store;
+  constructor(ring: EvictionRing, rules: readonly ResolvedRule[], tables: readonly Table[]) {
+    this.#ring = ring;
     this.#rules = rules;
     this.#tables = tables;
     this.#states = rules.map(() => undefined);
@@ -202,14 +137,16 @@ class BoundMemoryStore implements BoundStore {
     if (state === undefined) state = table.impl.create(now, table.rule);
     if (state.blk > now) blockedNow(out, state.blk - now);
     else {
+      // Records the use for eviction (see EvictionRing): one field write, no Map operation.
+      state.blk = this.#ring.mark;
       table.impl.evaluate(state, now, rule, cost, out);
       if (out.allowed) {
         table.impl.commit(state, now, rule, cost);
-        if (fresh) this.#store.insert(table, key, state, now);
+        if (fresh) this.#ring.insert(table, key, state, now);
       } else if (rule.blockForMs > 0 && out.retryAfterMs !== Number.POSITIVE_INFINITY) {
         state.blk = now + rule.blockForMs;
         blocked(out, Math.max(out.retryAfterMs, rule.blockForMs));
-        if (fresh) this.#store.insert(table, key, state, now);
+        if (fresh) this.#ring.insert(table, key, state, now);
       }
     }
     return this.#write(now);
@@ -219,12 +156,16 @@ class BoundMemoryStore implements BoundStore {
     const n = this.#rules.length;
     if (n === 1) return this.#consumeOne(key, cost, now);
     let allAllowed = true;
+    const mark = this.#ring.mark;
     for (let i = 0; i < n; i++) {
       const state = this.#load(i, key, now);
       this.#states[i] = state;
       const out = this.#outcomes[i] as Outcome;
       if (state.blk > now) blockedNow(out, state.blk - now);
-      else (this.#tables[i] as Table).impl.evaluate(state, now, this.#rules[i] as ResolvedRule, cost, out);
+      else {
+        state.blk = mark;
+        (this.#tables[i] as Table).impl.evaluate(state, now, this.#rules[i] as ResolvedRule, cost, out);
+      }
       if (!out.allowed) allAllowed = false;
     }
     for (let i = 0; i < n; i++) {
@@ -232,17 +173,24 @@ class BoundMemoryStore implements BoundStore {
       const table = this.#tables[i] as Table;
       const rule = this.#rules[i] as ResolvedRule;
       const out = this.#outcomes[i] as Outcome;
+      let keep = false;
       if (allAllowed) {
         table.impl.commit(state, now, rule, cost);
-        if (this.#fresh[i]) this.#store.insert(table, key, state, now);
+        keep = true;
       } else if (out.allowed) {
         // Allowed by this rule but refused by another: nothing is consumed, so report what is left.
         out.remaining += cost;
       } else if (rule.blockForMs > 0 && state.blk <= now && out.retryAfterMs !== Number.POSITIVE_INFINITY) {
         state.blk = now + rule.blockForMs;
         blocked(out, Math.max(out.retryAfterMs, rule.blockForMs));
-        if (this.#fresh[i]) this.#store.insert(table, key, state, now);
+        keep = true;
       }
+      if (!keep) this.#fresh[i] = false;
+    }
+    // Inserted only once every rule has committed: making room may visit (or drop) this key's
+    // other states, so they must already hold this request.
+    for (let i = 0; i < n; i++) {
+      if (this.#fresh[i]) this.#ring.insert(this.#tables[i] as Table, key, this.#states[i] as BaseState, now);
       this.#states[i] = undefined;
     }
     return this.#write(now);
@@ -250,11 +198,13 @@ class BoundMemoryStore implements BoundStore {
 
   peek(key: string, now: number): RawResult {
     const n = this.#rules.length;
+    const mark = this.#ring.mark;
     for (let i = 0; i < n; i++) {
       const state = this.#load(i, key, now);
       const out = this.#outcomes[i] as Outcome;
       if (state.blk > now) blockedNow(out, state.blk - now);
       else {
+        state.blk = mark;
         (this.#tables[i] as Table).impl.evaluate(state, now, this.#rules[i] as ResolvedRule, 1, out);
         if (out.allowed) out.remaining += 1;
       }
@@ -273,8 +223,8 @@ class BoundMemoryStore implements BoundStore {
 
   reset(key: string | undefined): void {
     for (const table of this.#tables) {
-      if (key === undefined) this.#store.clear(table);
-      else this.#store.delete(table, key);
+      if (key === undefined) this.#ring.clear(table);
+      else this.#ring.delete(table, key);
     }
   }
 
