@@ -6,6 +6,7 @@
 
 export { createHttpLimiter, type HttpAdapter, HttpLimiter, type HttpOutcome } from './http/pipeline';
 export type { RequestDecision } from './http/request-decision';
+export { type Framework, wrongFrameworkError } from './http/wrong-framework';
 
 // Node's http server (Express, Fastify, Koa): header lookup, headers and refunds on a ServerResponse.
 

@@ -1,4 +1,4 @@
-import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
+import type { Limiter, RateLimitOptions } from '@ratekeeper/core';
 import {
   createHttpLimiter,
   finishOnClose,
@@ -7,6 +7,7 @@ import {
   nodeHeader,
   type RequestDecision,
   setNodeHeaders,
+  wrongFrameworkError,
 } from '@ratekeeper/core/http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -39,17 +40,6 @@ export interface RateLimitMiddleware extends RequestHandler {
   readonly limiter: Limiter | undefined;
 }
 
-/** Used on another framework (Koa passes `(ctx, next)`): say which package fits, never crash. */
-let wrongFramework: ConfigError | undefined;
-function wrongFrameworkError(): ConfigError {
-  wrongFramework ??= new ConfigError(
-    'framework',
-    'Express (this is @ratekeeper/express; on Koa use @ratekeeper/koa, on Fastify @ratekeeper/fastify, on Hono @ratekeeper/hono)',
-    'a middleware call without (req, res, next)',
-  );
-  return wrongFramework;
-}
-
 /**
  * Express (4 and 5) rate-limit middleware, for the whole app or a single route. The decision is
  * on `req.rateLimit`. Errors from `key`, `user`, `rules`, `skip` or `message` functions (thrown
@@ -63,7 +53,7 @@ export function rateLimit(options: ExpressRateLimitOptions): RateLimitMiddleware
   const middleware = function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): unknown {
     if (typeof next !== 'function' || typeof (res as Partial<Response> | undefined)?.setHeader !== 'function') {
       // Koa calls (ctx, next): rejecting lets Koa answer 500 with this error instead of crashing.
-      const error = wrongFrameworkError();
+      const error = wrongFrameworkError('Express', 'a middleware call without (req, res, next)');
       if (typeof res === 'function') return Promise.reject(error);
       throw error;
     }

@@ -1,4 +1,4 @@
-import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
+import type { Limiter, RateLimitOptions } from '@ratekeeper/core';
 import {
   createHttpLimiter,
   finishOnClose,
@@ -7,6 +7,7 @@ import {
   nodeHeader,
   type RequestDecision,
   setNodeHeaders,
+  wrongFrameworkError,
 } from '@ratekeeper/core/http';
 import type { Context, Middleware, Next } from 'koa';
 
@@ -51,17 +52,6 @@ export interface RateLimitMiddleware extends Middleware {
   readonly limiter: Limiter | undefined;
 }
 
-/** Used on another framework (Express passes `(req, res, next)`): say which package fits, never crash. */
-let wrongFramework: ConfigError | undefined;
-function wrongFrameworkError(): ConfigError {
-  wrongFramework ??= new ConfigError(
-    'framework',
-    'Koa (this is @ratekeeper/koa; on Express use @ratekeeper/express, on Fastify @ratekeeper/fastify, on Hono @ratekeeper/hono)',
-    'a middleware call without (ctx, next)',
-  );
-  return wrongFramework;
-}
-
 /**
  * Koa (2 and 3) rate-limit middleware for `app.use` or a @koa/router route; with `key: 'route'`
  * on a router route the key is the matched route pattern. The decision is on `ctx.state.rateLimit`.
@@ -74,7 +64,7 @@ export function rateLimit(options: KoaRateLimitOptions): RateLimitMiddleware {
   const middleware = function rateLimitMiddleware(ctx: Context, next: Next, ...rest: unknown[]): Promise<void> {
     if (typeof next !== 'function' || ctx?.req === undefined || ctx.state === undefined) {
       // Express calls (req, res, next): hand the error to its `next` (a 500), never crash the process.
-      const error = wrongFrameworkError();
+      const error = wrongFrameworkError('Koa', 'a middleware call without (ctx, next)');
       const expressNext = rest[0];
       if (typeof expressNext === 'function') {
         expressNext(error);
