@@ -136,7 +136,15 @@ describe('#10 foreign or corrupt state under a limiter key is repaired, reported
     async ({ algorithm, plant }) => {
       const errors: StoreError[] = [];
       const prefix = uniquePrefix(`corrupt-${algorithm}`);
-      const limiter = createLimiter({ limit: 5, window: '1h', algorithm, store: s, prefix, onError: (e) => errors.push(e) });
+      const limiter = createLimiter({
+        limit: 5,
+        window: '1h',
+        algorithm,
+        store: s,
+        prefix,
+        timeoutMs: 5_000,
+        onError: (e) => errors.push(e),
+      });
       const key = redisKey(s, prefix, limiter, 'victim');
       await plant(key);
       expect(await admin.pttl(key)).toBe(-1);
@@ -173,6 +181,7 @@ describe('#10 foreign or corrupt state under a limiter key is repaired, reported
         blockFor: '1m',
         store: s,
         prefix,
+        timeoutMs: 5_000,
         onError: (e) => errors.push(e),
       });
       const key = redisKey(s, prefix, limiter, 'victim');
@@ -211,6 +220,7 @@ describe('#10 foreign or corrupt state under a limiter key is repaired, reported
         store: clientClock,
         prefix,
         now: () => now,
+        timeoutMs: 5_000,
         onError: (e) => errors.push(e),
       });
       const key = redisKey(clientClock, prefix, limiter, 'victim');
@@ -331,7 +341,8 @@ describe('#13 keys with lone UTF-16 surrogates are distinct buckets, as on memor
       const rule = { limit: 1, window: '1h', algorithm: 'fixed-window' } as const;
       const onMemory = createLimiter({ ...rule, store: new MemoryStore() });
       expect(await firstAndSecond(onMemory, ILL_FORMED)).toEqual(expected);
-      const onRedis = createLimiter({ ...rule, store: redisStore(client()), prefix: uniquePrefix('surrogates') });
+      // A generous timeout: a loaded machine must not turn a slow first Cluster connection into a failure.
+      const onRedis = createLimiter({ ...rule, store: redisStore(client()), prefix: uniquePrefix('surrogates'), timeoutMs: 5_000 });
       expect(await firstAndSecond(onRedis, ILL_FORMED)).toEqual(expected);
     },
   );
@@ -360,7 +371,7 @@ describe('#6 keys are bounded in bytes', () => {
     async (_name, client) => {
       const s = redisStore(client());
       const prefix = uniquePrefix('long-key');
-      const limiter = createLimiter({ limit: 2, window: '1h', algorithm: 'sliding-window', store: s, prefix });
+      const limiter = createLimiter({ limit: 2, window: '1h', algorithm: 'sliding-window', store: s, prefix, timeoutMs: 5_000 });
       const decisions = [
         await limiter.consume(long),
         await limiter.consume(long),
