@@ -1,4 +1,4 @@
 import { MemoryStore } from '@ratekeeper/core';
-import { describeStoreContract } from './stores/store-contract';
+import { describeStoreContract } from '../store-contract';
 
 describeStoreContract('MemoryStore', () => new MemoryStore());
