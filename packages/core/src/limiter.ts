@@ -135,6 +135,40 @@ export interface Decider {
   decide(key: string, cost: number): Decision | Promise<Decision>;
 }
 
+/** The store and failure options, validated (everything but the rules). */
+interface StoreSettings {
+  readonly store: Store;
+  readonly prefix: string;
+  readonly policy: StoreErrorPolicy;
+  readonly timeoutMs: number;
+  readonly retryMs: number;
+}
+
+/**
+ * Validates the store and failure options of a limiter (a {@link ConfigError} names the first bad
+ * one). The HTTP pipeline calls it once when `rules` is a function, before any limiter exists.
+ * @internal
+ */
+export function resolveStoreSettings(options: Omit<LimiterOptions, 'rules'>): StoreSettings {
+  const o = options as Record<string, unknown>;
+  const store = options.store ?? new MemoryStore();
+  if (!isStore(store)) throw new ConfigError('store', 'a store (MemoryStore or RedisStore)', store);
+  const prefix = options.prefix ?? 'rk:';
+  if (typeof prefix !== 'string') throw new ConfigError('prefix', 'a string', prefix);
+  const policy = options.onStoreError ?? 'allow';
+  if (policy !== 'allow' && policy !== 'deny' && !isStore(policy))
+    throw new ConfigError('onStoreError', "'allow', 'deny' or a store", policy);
+  const timeoutMs = options.timeoutMs ?? 250;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new ConfigError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
+  const retryMs = options.retryStoreAfterMs ?? 1000;
+  if (!Number.isFinite(retryMs) || retryMs < 0)
+    throw new ConfigError('retryStoreAfterMs', 'a non-negative number of milliseconds', retryMs);
+  for (const f of ['now', 'onError', 'onRecover'] as const) {
+    if (o[f] !== undefined && typeof o[f] !== 'function') throw new ConfigError(f, 'a function', o[f]);
+  }
+  return { store, prefix, policy, timeoutMs, retryMs };
+}
+
 function isSynchronous(store: unknown): boolean {
   return typeof store === 'object' && store !== null && (store as { synchronous?: unknown }).synchronous === true;
 }
@@ -166,21 +200,7 @@ class RateLimiter implements Limiter, Decider {
         throw new ConfigError('rules', 'given, or `limit` and `window`', undefined);
       this.rules = Object.freeze([resolveRule(rule, '')]);
     }
-    const store = options.store ?? new MemoryStore();
-    if (!isStore(store)) throw new ConfigError('store', 'a store (MemoryStore or RedisStore)', store);
-    const prefix = options.prefix ?? 'rk:';
-    if (typeof prefix !== 'string') throw new ConfigError('prefix', 'a string', prefix);
-    const policy = options.onStoreError ?? 'allow';
-    if (policy !== 'allow' && policy !== 'deny' && !isStore(policy))
-      throw new ConfigError('onStoreError', "'allow', 'deny' or a store", policy);
-    const timeoutMs = options.timeoutMs ?? 250;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new ConfigError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
-    const retryMs = options.retryStoreAfterMs ?? 1000;
-    if (!Number.isFinite(retryMs) || retryMs < 0)
-      throw new ConfigError('retryStoreAfterMs', 'a non-negative number of milliseconds', retryMs);
-    for (const f of ['now', 'onError', 'onRecover'] as const) {
-      if (o[f] !== undefined && typeof o[f] !== 'function') throw new ConfigError(f, 'a function', o[f]);
-    }
+    const { store, prefix, policy, timeoutMs, retryMs } = resolveStoreSettings(options);
     this.now = options.now ?? monotonicNow;
     // The guard is created below; reports from a store reach it through this closure.
     const bindOptions = { timeoutMs, report: (error: StoreError) => void this.#guard.report(error) };

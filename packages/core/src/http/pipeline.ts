@@ -1,9 +1,8 @@
 import type { Decision } from '../decision';
 import { ConfigError } from '../errors/config-error';
-import { createDecider, createLimiter, type Decider, type Limiter, type LimiterOptions } from '../limiter';
+import { createDecider, type Decider, type Limiter, type LimiterOptions, resolveStoreSettings } from '../limiter';
 import type { Rule } from '../rules';
 import { MemoryStore } from '../stores/memory';
-import type { Store } from '../stores/types';
 import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode, serializeBody } from './body';
 import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, writeHeaders } from './headers';
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
@@ -131,10 +130,8 @@ export class HttpLimiter<Req> {
       const stray = RULE_FIELDS.find((f) => o[f] !== undefined);
       if (stray) throw new ConfigError(stray, 'undefined when `rules` is given (put it in a rule)', o[stray]);
       this.#rulesFn = rules;
-      // Validate the shared limiter options now, with a throwaway rule and store, rather than at the first request.
-      createLimiter({ ...base, store: new MemoryStore(), limit: 1, window: 1000 } as LimiterOptions);
-      if (typeof (store as Partial<Store>).bind !== 'function')
-        throw new ConfigError('store', 'a store (MemoryStore or RedisStore)', store);
+      // Validated now, once, rather than at the first request (no limiter exists yet).
+      resolveStoreSettings(base as Omit<LimiterOptions, 'rules'>);
     } else {
       const shape: Record<string, unknown> = { ...base };
       if (rules !== undefined) shape.rules = rules;
