@@ -1,0 +1,31 @@
+/**
+ * Instructions per decision of a checkout's core limiter, for callgrind: machine load does not
+ * change instruction counts, so a change can be compared with its base on a busy 2-core machine.
+ * Run it twice with different `n` under callgrind; the difference of the totals over the difference
+ * of `n` is the steady-state cost of one `await limiter.consume(key)` (10,000 keys, MemoryStore):
+ *
+ *   valgrind --tool=callgrind --callgrind-out-file=/dev/null --smc-check=all-non-file \
+ *     node --single-threaded --import tsx bench/ir-per-decision.ts <checkout> sliding-window 50000
+ *   (again with 150000; (total₂ − total₁) / 100000 = instructions per decision)
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+type Core = typeof import('../packages/core/src/index');
+
+const [root = '.', algorithm = 'sliding-window', nText = '50000'] = process.argv.slice(2);
+const core = (await import(pathToFileURL(resolve(root, 'packages/core/src/index.ts')).href)) as Core;
+const n = Number(nText);
+const keys = Array.from({ length: 10_000 }, (_, i) => `10.0.${(i >> 8) & 255}.${i & 255}`);
+const limiter = core.createLimiter({
+  limit: 1e9,
+  window: 240_000,
+  algorithm: algorithm as never,
+  store: new core.MemoryStore({ maxKeys: 2_000_000 }),
+  now: () => 1_700_000_000_000,
+});
+// 100,000 decisions of warm-up in both runs, then `n` more.
+for (let i = 0, j = 0; i < 100_000 + n; i++) {
+  await limiter.consume(keys[j] as string);
+  if (++j === keys.length) j = 0;
+}
