@@ -92,90 +92,74 @@ function isExpired(table: Table, state: BaseState, now: number): boolean {
 const ALLOWED = 1;
 const DENIED = 0;
 
+/** One rule of a bound limiter: its table, and the scratch of the decision in progress. */
+interface Slot {
+  readonly rule: ResolvedRule;
+  readonly table: Table;
+  /** What the rule says; reused from call to call (read by the limiter before the next call). */
+  readonly out: Outcome;
+  /** The state being decided (undefined between calls). */
+  state: BaseState | undefined;
+  /** Whether `state` was created for this call (not in the table yet). */
+  fresh: boolean;
+}
+
 class BoundMemoryStore implements BoundStore {
   readonly #ring: EvictionRing;
-  readonly #rules: readonly ResolvedRule[];
-  readonly #tables: readonly Table[];
-  readonly #states: (BaseState | undefined)[];
-  readonly #fresh: boolean[];
-  readonly #outcomes: Outcome[];
+  readonly #slots: readonly Slot[];
   // Reused between calls: results are read by the limiter before the next call can start.
   readonly #result: number[];
 
   constructor(ring: EvictionRing, rules: readonly ResolvedRule[], tables: readonly Table[]) {
     this.#ring = ring;
-    this.#rules = rules;
-    this.#tables = tables;
-    this.#states = rules.map(() => undefined);
-    this.#fresh = rules.map(() => false);
-    this.#outcomes = rules.map(() => ({ allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 0 }));
+    this.#slots = rules.map((rule, i) => ({
+      rule,
+      table: tables[i] as Table,
+      out: { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 0 },
+      state: undefined,
+      fresh: false,
+    }));
     this.#result = new Array<number>(1 + 4 * rules.length).fill(0);
   }
 
   /**
-   * Looks up (or creates, unattached) the state of rule `i`. Stale state is used as is: every
-   * algorithm normalises it (rolls windows, refills, prunes), which is cheaper than checking expiry.
+   * The one decision routine (consume and peek): loads (or creates, unattached) each rule's state and
+   * evaluates a request of `cost`. Stale state is used as is: every algorithm normalises it (rolls
+   * windows, refills, prunes), which is cheaper than checking expiry. Each use is recorded for
+   * eviction (see EvictionRing): one field write, no Map operation. True when every rule allows.
    */
-  #load(i: number, key: string, now: number): BaseState {
-    const table = this.#tables[i] as Table;
-    const state = table.map.get(key);
-    if (state !== undefined) {
-      this.#fresh[i] = false;
-      return state;
-    }
-    this.#fresh[i] = true;
-    return table.impl.create(now, table.rule);
-  }
-
-  // The common case, one rule, without the loops and bookkeeping of the general path.
-  #consumeOne(key: string, cost: number, now: number): RawResult {
-    const table = this.#tables[0] as Table;
-    const rule = this.#rules[0] as ResolvedRule;
-    const out = this.#outcomes[0] as Outcome;
-    let state = table.map.get(key);
-    const fresh = state === undefined;
-    if (state === undefined) state = table.impl.create(now, table.rule);
-    if (state.blk > now) blockedNow(out, state.blk - now);
-    else {
-      // Records the use for eviction (see EvictionRing): one field write, no Map operation.
-      state.blk = this.#ring.mark;
-      table.impl.evaluate(state, now, rule, cost, out);
-      if (out.allowed) {
-        table.impl.commit(state, now, rule, cost);
-        if (fresh) this.#ring.insert(table, key, state, now);
-      } else if (rule.blockForMs > 0 && out.retryAfterMs !== Number.POSITIVE_INFINITY) {
-        state.blk = now + rule.blockForMs;
-        blocked(out, Math.max(out.retryAfterMs, rule.blockForMs));
-        if (fresh) this.#ring.insert(table, key, state, now);
+  #evaluate(key: string, cost: number, now: number): boolean {
+    const slots = this.#slots;
+    const mark = this.#ring.mark;
+    let all = true;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as Slot;
+      const table = slot.table;
+      let state = table.map.get(key);
+      slot.fresh = state === undefined;
+      if (state === undefined) state = table.impl.create(now, slot.rule);
+      slot.state = state;
+      if (state.blk > now) blockedNow(slot.out, state.blk - now);
+      else {
+        state.blk = mark;
+        table.impl.evaluate(state, now, slot.rule, cost, slot.out);
       }
+      if (!slot.out.allowed) all = false;
     }
-    return this.#write(now);
+    return all;
   }
 
   consume(key: string, cost: number, now: number): RawResult {
-    const n = this.#rules.length;
-    if (n === 1) return this.#consumeOne(key, cost, now);
-    let allAllowed = true;
-    const mark = this.#ring.mark;
-    for (let i = 0; i < n; i++) {
-      const state = this.#load(i, key, now);
-      this.#states[i] = state;
-      const out = this.#outcomes[i] as Outcome;
-      if (state.blk > now) blockedNow(out, state.blk - now);
-      else {
-        state.blk = mark;
-        (this.#tables[i] as Table).impl.evaluate(state, now, this.#rules[i] as ResolvedRule, cost, out);
-      }
-      if (!out.allowed) allAllowed = false;
-    }
-    for (let i = 0; i < n; i++) {
-      const state = this.#states[i] as BaseState;
-      const table = this.#tables[i] as Table;
-      const rule = this.#rules[i] as ResolvedRule;
-      const out = this.#outcomes[i] as Outcome;
+    const all = this.#evaluate(key, cost, now);
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as Slot;
+      const state = slot.state as BaseState;
+      const rule = slot.rule;
+      const out = slot.out;
       let keep = false;
-      if (allAllowed) {
-        table.impl.commit(state, now, rule, cost);
+      if (all) {
+        slot.table.impl.commit(state, now, rule, cost);
         keep = true;
       } else if (out.allowed) {
         // Allowed by this rule but refused by another: nothing is consumed, so report what is left.
@@ -185,54 +169,50 @@ class BoundMemoryStore implements BoundStore {
         blocked(out, Math.max(out.retryAfterMs, rule.blockForMs));
         keep = true;
       }
-      if (!keep) this.#fresh[i] = false;
+      if (!keep) slot.fresh = false;
     }
     // Inserted only once every rule has committed: making room may visit (or drop) this key's
     // other states, so they must already hold this request.
-    for (let i = 0; i < n; i++) {
-      if (this.#fresh[i]) this.#ring.insert(this.#tables[i] as Table, key, this.#states[i] as BaseState, now);
-      this.#states[i] = undefined;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as Slot;
+      if (slot.fresh) this.#ring.insert(slot.table, key, slot.state as BaseState, now);
+      slot.state = undefined;
     }
     return this.#write(now);
   }
 
   peek(key: string, now: number): RawResult {
-    const n = this.#rules.length;
-    const mark = this.#ring.mark;
-    for (let i = 0; i < n; i++) {
-      const state = this.#load(i, key, now);
-      const out = this.#outcomes[i] as Outcome;
-      if (state.blk > now) blockedNow(out, state.blk - now);
-      else {
-        state.blk = mark;
-        (this.#tables[i] as Table).impl.evaluate(state, now, this.#rules[i] as ResolvedRule, 1, out);
-        if (out.allowed) out.remaining += 1;
-      }
+    this.#evaluate(key, 1, now);
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as Slot;
+      // What is left now: the evaluated request of 1 is not taken.
+      if (slot.out.allowed) slot.out.remaining += 1;
+      slot.state = undefined;
     }
     return this.#write(now);
   }
 
   refund(key: string, cost: number, now: number, chargedAt: number): void {
-    for (let i = 0; i < this.#rules.length; i++) {
-      const table = this.#tables[i] as Table;
-      const state = table.map.get(key);
-      if (state !== undefined && !isExpired(table, state, now))
-        table.impl.refund(state, now, this.#rules[i] as ResolvedRule, cost, chargedAt);
+    for (const slot of this.#slots) {
+      const state = slot.table.map.get(key);
+      if (state !== undefined && !isExpired(slot.table, state, now)) slot.table.impl.refund(state, now, slot.rule, cost, chargedAt);
     }
   }
 
   reset(key: string | undefined): void {
-    for (const table of this.#tables) {
-      if (key === undefined) this.#ring.clear(table);
-      else this.#ring.delete(table, key);
+    for (const slot of this.#slots) {
+      if (key === undefined) this.#ring.clear(slot.table);
+      else this.#ring.delete(slot.table, key);
     }
   }
 
   #write(now: number): RawResult {
     const r = this.#result;
+    const slots = this.#slots;
     r[0] = now;
-    for (let i = 0, j = 1; i < this.#outcomes.length; i++, j += 4) {
-      const out = this.#outcomes[i] as Outcome;
+    for (let i = 0, j = 1; i < slots.length; i++, j += 4) {
+      const out = (slots[i] as Slot).out;
       r[j] = out.allowed ? ALLOWED : DENIED;
       r[j + 1] = out.remaining;
       r[j + 2] = out.resetMs;
