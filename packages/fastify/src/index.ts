@@ -130,6 +130,9 @@ function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done
 interface RouteLimiter {
   readonly limiter: HttpLimiter<FastifyRequest>;
   readonly hook: RateLimitHook;
+  /** The route limiter alone, and after the app-wide one: the lists a hook runs. */
+  readonly alone: readonly HttpLimiter<FastifyRequest>[];
+  readonly withApp: readonly HttpLimiter<FastifyRequest>[];
 }
 
 function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void {
@@ -160,7 +163,13 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
       const merged = mergeRateLimitOptions(base, routeOptions);
       // Each configured route counts on its own unless it names a prefix.
       if (routeOptions.prefix === undefined) merged.prefix = `${base.prefix ?? 'rk:'}${id}:`;
-      entry = { limiter: createHttpLimiter(merged, adapter, ROUTE_KEYS), hook: resolveHook(routeHook ?? hook, 'config.rateLimit.hook') };
+      const limiter = createHttpLimiter(merged, adapter, ROUTE_KEYS);
+      entry = {
+        limiter,
+        hook: resolveHook(routeHook ?? hook, 'config.rateLimit.hook'),
+        alone: [limiter],
+        withApp: appLimiter === undefined ? [limiter] : [appLimiter, limiter],
+      };
       byRoute.set(id, entry);
     }
     return entry;
@@ -189,6 +198,7 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
 
   // Global hooks (fastify-plugin: the root context) apply to every route, also routes declared
   // before the plugin or while `register` was not awaited, and to 404s: never unlimited in silence.
+  const appOnly: readonly HttpLimiter<FastifyRequest>[] = appLimiter === undefined ? [] : [appLimiter];
   const phase = (which: RateLimitHook): RateLimitHookHandler =>
     function rateLimitHook(request, reply, done) {
       const config = (request.routeOptions.config as { rateLimit?: RouteRateLimitOptions | false } | undefined)?.rateLimit;
@@ -197,8 +207,9 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
       const app = which === hook ? appLimiter : undefined;
       const own = route !== undefined && route.hook === which ? route.limiter : undefined;
       if (app === undefined && own === undefined) return done();
-      if (own === undefined) return runAll(request, reply, done, [app as HttpLimiter<FastifyRequest>], 0);
-      runAll(request, reply, done, app === undefined ? [own] : [app, own], 0);
+      // The lists are built once: no allocation per request on the common paths.
+      if (own === undefined) return runAll(request, reply, done, appOnly, 0);
+      runAll(request, reply, done, app === undefined ? (route as RouteLimiter).alone : (route as RouteLimiter).withApp, 0);
     };
   fastify.addHook('onRequest', phase('onRequest'));
   fastify.addHook('preHandler', phase('preHandler'));
