@@ -40,11 +40,11 @@ describe('algorithm registry', () => {
       const twin = TWINS[name];
       const p = descriptor.idPrefix;
       expect(twin.lua.trimStart()).toMatch(/^-- Twin of \w+ \(algorithms\/[\w-]+\.ts\)/);
-      expect(twin.lua).toContain(`local function ${p}_evaluate(k, now, rule, cost, consuming)`);
-      expect(twin.lua).toContain(`local function ${p}_commit(k, now, rule, cost, out)`);
-      expect(twin.lua).toContain(`local function ${p}_refund(k, now, rule, cost, charged_at)`);
+      expect(twin.lua).toContain(`local function ${p}_evaluate(k, now, W, L, B, cost, consuming)`);
+      expect(twin.lua).toContain(`local function ${p}_commit(k, now, W, L, B, cost, out)`);
+      expect(twin.lua).toContain(`local function ${p}_refund(k, now, W, L, B, cost, charged_at)`);
       // `undo` is declared exactly for the twins that increment optimistically.
-      expect(twin.lua.includes('out.inc = true')).toBe(twin.undo);
+      expect(/\binc = true\b/.test(twin.lua)).toBe(twin.undo);
     });
 
     it('takes `burst` exactly when its capacity is the burst', () => {

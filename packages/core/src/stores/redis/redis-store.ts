@@ -9,7 +9,7 @@ import { BlockedCache } from './blocked-cache';
 import { isNoScript, isRedisClient, type RedisClient, replaySafeConnection, whenReady } from './client';
 import { connectionHealth } from './connection-health';
 import { escapeGlob, hashTag } from './keys';
-import { buildScript, type Operation, type ScriptClock } from './scripts/driver';
+import { buildScript, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
 import { SyncedClock } from './synced-clock';
 
 /** Options of {@link RedisStore}. */
@@ -174,6 +174,9 @@ class BoundRedisStore implements BoundStore {
   constructor(store: RedisStore, rules: readonly ResolvedRule[], prefix: string, cacheKeys: number, options: BindOptions | undefined) {
     this.#client = store.client;
     this.#health = store.health;
+    if (rules.length > MAX_REDIS_RULES) {
+      throw new ConfigError('rules', `at most ${MAX_REDIS_RULES} rules per limiter on a RedisStore`, rules.length);
+    }
     this.#width = 1 + 4 * rules.length;
     this.#callTimeoutMs = options?.timeoutMs ?? -1;
     this.#report = options?.report;

@@ -24,4 +24,19 @@ describe('RedisStore basics', () => {
       expect(ds[3]?.error).toBeUndefined();
     });
   }
+
+  it('150 rules on one key decide in one script; 151 is a ConfigError naming rules', async () => {
+    const rules = (n: number) => Array.from({ length: n }, (_, i) => ({ limit: 2, window: 60_000 + i * 1000, name: `r${i}` }));
+    const limiter = createLimiter({
+      timeoutMs: 30_000,
+      rules: rules(150),
+      store: new RedisStore({ client }),
+      prefix: uniquePrefix('many'),
+    });
+    const ds = [];
+    for (let i = 0; i < 3; i++) ds.push(await limiter.consume('k'));
+    expect(ds.map((d) => d.allowed)).toEqual([true, true, false]);
+    expect(ds[2]?.rules).toHaveLength(150);
+    expect(() => createLimiter({ rules: rules(151), store: new RedisStore({ client }) })).toThrow(/rules.*at most 150 rules/);
+  });
 });

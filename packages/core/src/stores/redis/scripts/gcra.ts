@@ -1,3 +1,5 @@
+import { CORRUPT } from './snippets';
+
 /**
  * Lua twin of `algorithms/gcra.ts`. State: one string per key, `"<tat> <rem>"`: the TAT as whole
  * epoch ms plus a remainder in 1/limit ms, so every quantity is an exact integer (scaled by limit)
@@ -13,7 +15,7 @@ local function gcra_load(k)
   if not v then return 0, 0, false end
   local a, b = string.match(v, '^(%-?%d+) (%d+)$')
   if a then return tonumber(a), tonumber(b), true end
-  corrupt(k)
+  ${CORRUPT('k')}
   return 0, 0, false
 end
 
@@ -25,46 +27,38 @@ end
 
 -- Stores TAT = now + scaled / limit until it has passed.
 local function gcra_store(k, now, L, scaled)
-  local whole = math.floor(scaled / L)
+  local whole = floor(scaled / L)
   local tat = now + whole
   local rem = scaled - whole * L
   local expires = tat
   if rem > 0 then expires = tat + 1 end
-  if expires > now then redis.call('SET', k, fmt(tat) .. ' ' .. fmt(rem), 'PX', fmt(expires - now + SLACK))
+  if expires > now then redis.call('SET', k, sfmt('%d %d', tat, rem), 'PX', sfmt('%d', expires - now + SLACK))
   else redis.call('DEL', k) end
 end
 
-local function gcra_evaluate(k, now, rule, cost, consuming)
-  local L, W = rule.limit, rule.window_ms
+local function gcra_evaluate(k, now, W, L, B, cost, consuming)
   local tat, rem = gcra_load(k)
-  local tau = rule.burst * W
+  local tau = B * W
   local backlog = gcra_backlog(tat, rem, now, L)
   local after = backlog + cost * W
-  local out = {backlog = backlog}
   if after <= tau then
-    out.allowed = true
-    out.remaining = math.floor((tau - after) / W)
-    out.reset_ms = math.ceil(after / L)
-    out.retry_after_ms = 0
-  else
-    out.allowed = false
-    out.remaining = math.floor((tau - backlog) / W)
-    out.reset_ms = math.ceil(backlog / L)
-    if cost > rule.burst then out.retry_after_ms = INF else out.retry_after_ms = math.ceil((after - tau) / L) end
+    return {allowed = true, remaining = floor((tau - after) / W), reset_ms = math.ceil(after / L), retry_after_ms = 0, backlog = backlog}
   end
-  return out
+  local retry = INF
+  if cost <= B then retry = math.ceil((after - tau) / L) end
+  return {allowed = false, remaining = floor((tau - backlog) / W), reset_ms = math.ceil(backlog / L), retry_after_ms = retry, backlog = backlog}
 end
 
-local function gcra_commit(k, now, rule, cost, out)
-  gcra_store(k, now, rule.limit, out.backlog + cost * rule.window_ms)
+local function gcra_commit(k, now, W, L, B, cost, out)
+  gcra_store(k, now, L, out.backlog + cost * W)
 end
 
-local function gcra_refund(k, now, rule, cost, charged_at)
+local function gcra_refund(k, now, W, L, B, cost, charged_at)
   -- The backlog never exceeds tau: a charge that old has been repaid.
-  if (now - charged_at) * rule.limit >= rule.burst * rule.window_ms then return end
+  if (now - charged_at) * L >= B * W then return end
   local tat, rem, found = gcra_load(k)
   if not found then return end
-  local backlog = gcra_backlog(tat, rem, now, rule.limit)
-  if backlog > 0 then gcra_store(k, now, rule.limit, math.max(0, backlog - cost * rule.window_ms)) end
+  local backlog = gcra_backlog(tat, rem, now, L)
+  if backlog > 0 then gcra_store(k, now, L, math.max(0, backlog - cost * W)) end
 end
 `;

@@ -1,3 +1,5 @@
+import { CORRUPT } from './snippets';
+
 /**
  * Lua twin of `algorithms/token-bucket.ts`. State: one string per key, `"<ts> <tokens × W>"`
  * (integers), written with `SET … PX` until the bucket would be full again. `GET` + `SET`.
@@ -6,14 +8,14 @@
 export const TOKEN_BUCKET_LUA = `
 -- Twin of tokenBucket (algorithms/token-bucket.ts): tb_evaluate, tb_commit, tb_refund are its
 -- evaluate, commit, refund; tb_refill is refill(); tb_store keeps the state until its expiresAt.
-local function tb_load(k, now, rule)
+local function tb_load(k, now, cap)
   local v = call('GET', k)
   if v then
     local a, b = string.match(v, '^(%-?%d+) (%-?%d+)$')
     if a then return tonumber(a), tonumber(b), true end
-    corrupt(k)
+    ${CORRUPT('k')}
   end
-  return now, rule.burst * rule.window_ms, false
+  return now, cap, false
 end
 
 local function tb_refill(ts, tokens, now, L, cap)
@@ -26,44 +28,36 @@ local function tb_refill(ts, tokens, now, L, cap)
   return ts, tokens
 end
 
-local function tb_store(k, now, rule, ts, tokens)
-  local ttl = ts + math.ceil((rule.burst * rule.window_ms - tokens) / rule.limit) - now
-  if ttl > 0 then redis.call('SET', k, fmt(ts) .. ' ' .. fmt(tokens), 'PX', fmt(ttl + SLACK))
+local function tb_store(k, now, L, cap, ts, tokens)
+  local ttl = ts + math.ceil((cap - tokens) / L) - now
+  if ttl > 0 then redis.call('SET', k, sfmt('%d %d', ts, tokens), 'PX', sfmt('%d', ttl + SLACK))
   else redis.call('DEL', k) end
 end
 
-local function tb_evaluate(k, now, rule, cost, consuming)
-  local W, L = rule.window_ms, rule.limit
-  local cap = rule.burst * W
-  local ts, tokens = tb_load(k, now, rule)
+local function tb_evaluate(k, now, W, L, B, cost, consuming)
+  local cap = B * W
+  local ts, tokens = tb_load(k, now, cap)
   ts, tokens = tb_refill(ts, tokens, now, L, cap)
-  local out = {ts = ts, tokens = tokens}
   local need = cost * W
   if tokens >= need then
-    out.allowed = true
-    out.remaining = math.floor((tokens - need) / W)
-    out.reset_ms = math.ceil((cap - tokens + need) / L)
-    out.retry_after_ms = 0
-  else
-    out.allowed = false
-    out.remaining = math.floor(tokens / W)
-    out.reset_ms = math.ceil((cap - tokens) / L)
-    if cost > rule.burst then out.retry_after_ms = INF else out.retry_after_ms = math.ceil((need - tokens) / L) end
+    return {allowed = true, remaining = floor((tokens - need) / W), reset_ms = math.ceil((cap - tokens + need) / L), retry_after_ms = 0, ts = ts, tokens = tokens}
   end
-  return out
+  local retry = INF
+  if cost <= B then retry = math.ceil((need - tokens) / L) end
+  return {allowed = false, remaining = floor(tokens / W), reset_ms = math.ceil((cap - tokens) / L), retry_after_ms = retry, ts = ts, tokens = tokens}
 end
 
-local function tb_commit(k, now, rule, cost, out)
-  tb_store(k, now, rule, out.ts, out.tokens - cost * rule.window_ms)
+local function tb_commit(k, now, W, L, B, cost, out)
+  tb_store(k, now, L, B * W, out.ts, out.tokens - cost * W)
 end
 
-local function tb_refund(k, now, rule, cost, charged_at)
+local function tb_refund(k, now, W, L, B, cost, charged_at)
+  local cap = B * W
   -- A charge older than a full refill has been repaid already.
-  if (now - charged_at) * rule.limit >= rule.burst * rule.window_ms then return end
-  local ts, tokens, found = tb_load(k, now, rule)
+  if (now - charged_at) * L >= cap then return end
+  local ts, tokens, found = tb_load(k, now, cap)
   if not found then return end
-  local cap = rule.burst * rule.window_ms
-  ts, tokens = tb_refill(ts, tokens, now, rule.limit, cap)
-  tb_store(k, now, rule, ts, math.min(cap, tokens + cost * rule.window_ms))
+  ts, tokens = tb_refill(ts, tokens, now, L, cap)
+  tb_store(k, now, L, cap, ts, math.min(cap, tokens + cost * W))
 end
 `;
