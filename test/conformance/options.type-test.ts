@@ -1,5 +1,5 @@
 // Compiled by `pnpm typecheck` (strict), never run: what the HTTP options accept and refuse.
-import { defineRules, type Rule } from '@ratekeeper/core';
+import { createLimiter, defineRules, type Rule } from '@ratekeeper/core';
 import type { RequestDecision } from '@ratekeeper/core/http';
 import { rateLimit as expressRateLimit } from '@ratekeeper/express';
 import { rateLimitPlugin } from '@ratekeeper/fastify';
@@ -38,3 +38,34 @@ const fastify = Fastify();
 void fastify.register(rateLimitPlugin, { limit: 100, window: '1m' });
 fastify.get('/a', { config: { rateLimit: { limit: 5, window: '1m', cost: 2 } } }, async () => 'ok');
 fastify.get('/c', { config: { rateLimit: false } }, async () => 'ok');
+
+// Contradictions are type errors (each also a ConfigError at run time).
+// @ts-expect-error `limit` with `rules`
+expressRateLimit({ rules: [{ limit: 5, window: '1m' }], limit: 5 });
+// @ts-expect-error `window` with `rules`
+koaRateLimit({ rules: () => plans.free, window: '1m' });
+// @ts-expect-error key 'user' without `user`
+expressRateLimit({ limit: 5, window: '1m', key: 'user' });
+expressRateLimit({ limit: 5, window: '1m', key: 'user', user: (req) => req.get('x-user') });
+// @ts-expect-error burst on a window algorithm (the default is the sliding window)
+expressRateLimit({ limit: 5, window: '1m', burst: 10 });
+// @ts-expect-error burst on a window algorithm, in a rule
+createLimiter({ rules: [{ limit: 5, window: '1m', algorithm: 'fixed-window', burst: 10 }] });
+createLimiter({ rules: [{ limit: 5, window: '1s', algorithm: 'token-bucket', burst: 10 }] });
+// @ts-expect-error `limit` with `rules`, on the core limiter too
+createLimiter({ rules: [{ limit: 5, window: '1m' }], limit: 5 });
+
+// Fastify route config: contradictions are refused; `key: 'user'` may use the plugin's `user`.
+// (A misspelt name compiles: Fastify infers the config's type from the route's own object, so
+// TypeScript cannot refuse extra names there; the plugin throws a ConfigError when the route is added.)
+fastify.get('/user', { config: { rateLimit: { key: 'user', hook: 'preHandler' } } }, async () => 'ok');
+// @ts-expect-error `limit` with `rules` in a route config
+fastify.get('/both', { config: { rateLimit: { rules: plans.pro, limit: 5 } } }, async () => 'ok');
+void fastify.register(rateLimitPlugin, {
+  limit: 5,
+  window: '1m',
+  algorithm: 'gcra',
+  burst: 10,
+  key: 'user',
+  user: (request) => request.headers['x-user'] as string | undefined,
+});

@@ -15,7 +15,7 @@ export { finishOnClose, type NodeRequestLike, type NodeResponseLike, nodeHeader,
 // Option handling, for adapters with options of their own and per-route options layered over app-wide ones.
 
 export { rejectUnknownOptions } from './errors/config-error';
-export { HTTP_OPTION_KEYS, mergeRateLimitOptions } from './http/options';
+export { HTTP_OPTION_KEYS, type LooseRateLimitOptions, mergeRateLimitOptions } from './http/options';
 
 // The response parts, for answering from a `Decision` outside the pipeline.
 

@@ -10,6 +10,7 @@ export {
   createLimiter,
   type Limiter,
   type LimiterOptions,
+  type LimiterStoreOptions,
   type RefundOptions,
   type StoreErrorPolicy,
 } from './limiter';
@@ -17,7 +18,19 @@ export {
 // Rules and durations: users write them in options; a `Decision` names its `ResolvedRule`.
 
 export { type Duration, parseDuration } from './duration';
-export { type Algorithm, defineRules, type ResolvedRule, type Rule, resolveRule, resolveRules, SLIDING_LOG_MAX_LIMIT } from './rules';
+export {
+  type Algorithm,
+  type AlgorithmChoice,
+  type BurstAlgorithm,
+  defineRules,
+  type ResolvedRule,
+  type Rule,
+  type RuleFields,
+  type RuleOptions,
+  resolveRule,
+  resolveRules,
+  SLIDING_LOG_MAX_LIMIT,
+} from './rules';
 
 // Errors users catch or receive in `onError`, with guards that work across two installed copies of core.
 
@@ -34,7 +47,17 @@ export type { BindOptions, BoundStore, RawResult, Store } from './stores/types';
 // The options every HTTP adapter accepts, so an application can type them once for any framework.
 
 export type { HeaderFormat } from './http/headers';
-export type { KeyPart, RateLimitLogger, RateLimitOptions } from './http/options';
+export type {
+  HttpOptions,
+  HttpRules,
+  KeyChoice,
+  KeyOption,
+  KeyPart,
+  RateLimitLogger,
+  RateLimitOptions,
+  RateLimitOverrides,
+  UserOption,
+} from './http/options';
 
 // Outgoing calls: wait for a turn, compose limiters, obey a server's Retry-After.
 

@@ -1,10 +1,9 @@
 import { type Acquired, type AcquireOptions, acquire } from './acquire/acquire';
 import { monotonicNow } from './clock';
 import type { Decision } from './decision';
-import type { Duration } from './duration';
 import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 import type { StoreError } from './errors/store-error';
-import { type Algorithm, capacityOf, type ResolvedRule, RULE_FIELDS, type Rule, resolveRule, resolveRules } from './rules';
+import { capacityOf, type ResolvedRule, RULE_FIELDS, type RuleOptions, resolveRule, resolveRules } from './rules';
 import { storageKey } from './storage-key';
 import { isPromise, StoreGuard } from './store-guard';
 import { MemoryStore } from './stores/memory';
@@ -13,22 +12,11 @@ import type { Store } from './stores/types';
 /** What to do when the store fails or exceeds `timeoutMs`. */
 export type StoreErrorPolicy = 'allow' | 'deny' | Store;
 
-/** Options of {@link createLimiter}: either `rules`, or the fields of one rule. */
-export interface LimiterOptions {
-  /** Several limits checked at once, all-or-nothing (e.g. 10/s and 1000/h). */
-  rules?: readonly Rule[];
-  /** Shorthand for one rule: requests per window. */
-  limit?: number;
-  /** Shorthand for one rule: the window, `'15m'` or milliseconds. */
-  window?: Duration;
-  /** Shorthand for one rule. @default 'sliding-window' */
-  algorithm?: Algorithm;
-  /** Shorthand for one rule: bucket capacity for token-bucket/gcra. @default limit */
-  burst?: number;
-  /** Shorthand for one rule: block a denied key for this long. */
-  blockFor?: Duration;
-  /** Shorthand for one rule: policy name. */
-  name?: string;
+/** Options of {@link createLimiter}: either `rules`, or the fields of one rule (never both). */
+export type LimiterOptions = RuleOptions & LimiterStoreOptions;
+
+/** The store and failure options of {@link createLimiter}, shared by the HTTP adapters. */
+export interface LimiterStoreOptions {
   /** Where state lives. @default a new MemoryStore() */
   store?: Store;
   /** Prepended to every storage key. @default 'rk:' */

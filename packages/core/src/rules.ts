@@ -5,21 +5,55 @@ import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 // The union of the registered names (`algorithms/index.ts`).
 export type { Algorithm };
 
-/** One limit: `limit` requests per `window`. */
-export interface Rule {
+/** The algorithms whose rules take `burst` (the bucket capacity). */
+export type BurstAlgorithm = 'token-bucket' | 'gcra';
+
+/** The fields of a {@link Rule} every algorithm takes. */
+export interface RuleFields {
   /** Requests (cost units) allowed per window. A positive integer. */
   limit: number;
   /** Window length: milliseconds or `'15m'`-style. */
   window: Duration;
-  /** @default 'sliding-window' */
-  algorithm?: Algorithm;
-  /** Bucket capacity for `token-bucket` and `gcra` (how many may pass at once). @default limit */
-  burst?: number;
   /** Once a request is denied, deny the key for this long. @default 0 */
   blockFor?: Duration;
   /** Policy name in headers and part of the storage key. @default derived, e.g. `100-in-1min` */
   name?: string;
 }
+
+/** The algorithm of a rule, and `burst` only where the algorithm takes it (a type error elsewhere). */
+export type AlgorithmChoice =
+  | {
+      /** @default 'sliding-window' */
+      algorithm?: Exclude<Algorithm, BurstAlgorithm>;
+      /** Only `token-bucket` and `gcra` take a burst. */
+      burst?: undefined;
+    }
+  | {
+      algorithm: BurstAlgorithm;
+      /** Bucket capacity (how many may pass at once). @default limit */
+      burst?: number;
+    };
+
+/** One limit: `limit` requests per `window`. */
+export type Rule = RuleFields & AlgorithmChoice;
+
+/**
+ * Either the fields of one rule (the shorthand of `createLimiter` and the HTTP options) or
+ * `rules`, never both: mixing them is a type error (and a `ConfigError` at run time).
+ * @typeParam R - what `rules` accepts.
+ */
+export type RuleOptions<R = readonly Rule[]> =
+  | ({ rules?: undefined } & Partial<RuleFields> & AlgorithmChoice)
+  | {
+      /** Several limits checked at once, all-or-nothing (e.g. 10/s and 1000/h). */
+      rules: R;
+      limit?: undefined;
+      window?: undefined;
+      algorithm?: undefined;
+      burst?: undefined;
+      blockFor?: undefined;
+      name?: undefined;
+    };
 
 /** A validated {@link Rule} with durations in milliseconds. */
 export interface ResolvedRule {
@@ -38,7 +72,7 @@ export interface ResolvedRule {
 export const ALGORITHMS: readonly Algorithm[] = Object.freeze(ALGORITHM_REGISTRY.map((d) => d.name));
 
 /** The algorithms that take `burst`. */
-const BURST_ALGORITHMS = ALGORITHMS.filter((a) => ALGORITHM_DESCRIPTORS[a].takesBurst);
+export const BURST_ALGORITHMS = ALGORITHMS.filter((a) => ALGORITHM_DESCRIPTORS[a].takesBurst);
 
 /** Default algorithm: the weighted two-window counter (no 2x burst at window edges, O(1) state). */
 export const DEFAULT_ALGORITHM: Algorithm = 'sliding-window';
@@ -50,7 +84,10 @@ export const SLIDING_LOG_MAX_LIMIT = 10_000;
 const MAX_PRODUCT = 2 ** 50;
 
 /** The fields of a {@link Rule}: the one list, also used for the limiter's and the HTTP options' one-rule shorthand. */
-export const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const satisfies readonly (keyof Rule)[];
+export const RULE_FIELDS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name'] as const satisfies readonly (
+  | keyof RuleFields
+  | keyof AlgorithmChoice
+)[];
 const RULE_KEYS: ReadonlySet<string> = new Set(RULE_FIELDS);
 const NAME_PATTERN = /^[\w.~-]{1,64}$/;
 

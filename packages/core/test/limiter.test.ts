@@ -6,6 +6,7 @@ import {
   isConfigError,
   isStoreError,
   type LimiterOptions,
+  type LimiterStoreOptions,
   MemoryStore,
   type RawResult,
   type Store,
@@ -286,7 +287,7 @@ describe('onStoreError', () => {
     jest.useRealTimers();
   });
 
-  function setup(extra: Partial<LimiterOptions> = {}) {
+  function setup(extra: Partial<LimiterStoreOptions> = {}) {
     const store = new FlakyStore();
     const errors: StoreError[] = [];
     let recovered = 0;

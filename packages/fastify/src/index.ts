@@ -1,4 +1,4 @@
-import { ConfigError, MemoryStore, type RateLimitOptions } from '@ratekeeper/core';
+import { ConfigError, MemoryStore, type RateLimitOptions, type RateLimitOverrides } from '@ratekeeper/core';
 import {
   createHttpLimiter,
   finishOnClose,
@@ -6,6 +6,7 @@ import {
   type HttpAdapter,
   type HttpLimiter,
   type HttpOutcome,
+  type LooseRateLimitOptions,
   mergeRateLimitOptions,
   nodeHeader,
   type RequestDecision,
@@ -17,8 +18,8 @@ import fp from 'fastify-plugin';
 /** The lifecycle hook the limiter runs in. */
 export type RateLimitHook = 'onRequest' | 'preHandler';
 
-/** Per-route options (`config: { rateLimit: … }`): the shared HTTP options plus the hook. */
-export interface RouteRateLimitOptions extends RateLimitOptions<FastifyRequest> {
+/** The Fastify-only option of the plugin and of a route's `config.rateLimit`. */
+export interface HookOption {
   /**
    * `'onRequest'` decides before the body is parsed (cheapest); `'preHandler'` after your auth
    * hooks ran, when the key needs the authenticated user. @default the plugin's hook
@@ -26,14 +27,21 @@ export interface RouteRateLimitOptions extends RateLimitOptions<FastifyRequest> 
   hook?: RateLimitHook;
 }
 
+/**
+ * Per-route options (`config: { rateLimit: … }`): the shared HTTP options plus the hook, layered
+ * over the plugin's (so `key: 'user'` may use the plugin's `user`).
+ */
+export type RouteRateLimitOptions = RateLimitOverrides<FastifyRequest> & HookOption;
+
 /** Options of {@link rateLimitPlugin}: defaults for every route. */
-export interface FastifyRateLimitOptions extends RouteRateLimitOptions {
-  /**
-   * Limit every route (and 404s) with these options. With `false`, only routes whose
-   * `config.rateLimit` is an object are limited (app options then act as their defaults). @default true
-   */
-  global?: boolean;
-}
+export type FastifyRateLimitOptions = RateLimitOptions<FastifyRequest> &
+  HookOption & {
+    /**
+     * Limit every route (and 404s) with these options. With `false`, only routes whose
+     * `config.rateLimit` is an object are limited (app options then act as their defaults). @default true
+     */
+    global?: boolean;
+  };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -142,7 +150,7 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
   const hook = resolveHook(hookOption, 'hook');
   if (globalOption !== undefined && typeof globalOption !== 'boolean') throw new ConfigError('global', 'a boolean', globalOption);
   // One store for the app limiter and every route limiter unless the options name one.
-  const base: RateLimitOptions<FastifyRequest> = { ...shared, store: shared.store ?? new MemoryStore() };
+  const base: LooseRateLimitOptions<FastifyRequest> = { ...shared, store: shared.store ?? new MemoryStore() };
   const appLimiter = globalOption === false ? undefined : createHttpLimiter(base, adapter);
 
   // A route's `config.rateLimit` adds its own limiter to the app-wide one (both count, as on Express

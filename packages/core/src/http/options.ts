@@ -1,7 +1,8 @@
 import type { Decision } from '../decision';
+import type { Duration } from '../duration';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
-import type { LimiterOptions } from '../limiter';
-import { RULE_FIELDS, type Rule } from '../rules';
+import type { LimiterStoreOptions } from '../limiter';
+import { type Algorithm, RULE_FIELDS, type Rule, type RuleOptions } from '../rules';
 import type { HeaderFormat } from './headers';
 
 /** A building block of a rate-limit key. */
@@ -12,29 +13,70 @@ export interface RateLimitLogger {
   warn(message: string): void;
 }
 
+/** What `rules` accepts in the HTTP options: rules, or a function choosing them per request. */
+export type HttpRules<Req> = readonly Rule[] | ((req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>);
+
+/** What `key` accepts: a key part, several, or your own function. */
+export type KeyOption<Req> = KeyPart | readonly KeyPart[] | ((req: Req) => string | PromiseLike<string>);
+
+/**
+ * What `'user'` means: the user id, as a non-empty string (or a promise or thenable of one).
+ * Anything else (`undefined`, `null`, `''`, a number, an object) means an anonymous request,
+ * limited by IP; turn numeric ids into strings yourself.
+ */
+export type UserOption<Req> = (req: Req) => string | null | undefined | PromiseLike<string | null | undefined>;
+
+/** `key: 'user'` needs `user` (a type error without it, a `ConfigError` at run time). */
+export type KeyChoice<Req> =
+  | {
+      /** Limit per user: `user` says who that is. */
+      key: 'user';
+      user: UserOption<Req>;
+    }
+  | {
+      /**
+       * What one bucket is: the client address, the user, the route pattern, a combination, or your
+       * own function (which may return a promise or any thenable). @default 'ip'
+       */
+      key?: Exclude<KeyOption<Req>, 'user'>;
+      user?: UserOption<Req>;
+    };
+
 /**
  * Options of the HTTP adapters (`rateLimit` for Express and Koa, `rateLimitPlugin` for Fastify):
- * the same names in all three. Validated once, when the middleware is created.
+ * the same names in all three. Validated once, when the middleware is created. Contradictions are
+ * type errors: `limit` with `rules`, `burst` on a window algorithm, `key: 'user'` without `user`.
  * @typeParam Req - the framework's request (Express `Request`, Fastify `FastifyRequest`, Koa `Context`).
  */
-export interface RateLimitOptions<Req = unknown> extends Pick<LimiterOptions, (typeof SHARED_LIMITER_OPTIONS)[number]> {
-  /**
-   * Several rules checked all-or-nothing, or a function choosing them per request (tiered plans).
-   * One limiter is built per distinct rule set and reused, so return the same array objects. The
-   * function may return a promise or any thenable.
-   */
-  rules?: readonly Rule[] | ((req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>);
-  /**
-   * What one bucket is: the client address, the user, the route pattern, a combination, or your
-   * own function (which may return a promise or any thenable). @default 'ip'
-   */
-  key?: KeyPart | readonly KeyPart[] | ((req: Req) => string | PromiseLike<string>);
-  /**
-   * What `'user'` means: the user id, as a non-empty string (or a promise or thenable of one).
-   * Anything else (`undefined`, `null`, `''`, a number, an object) means an anonymous request,
-   * limited by IP; turn numeric ids into strings yourself.
-   */
-  user?: (req: Req) => string | null | undefined | PromiseLike<string | null | undefined>;
+export type RateLimitOptions<Req = unknown> = RuleOptions<HttpRules<Req>> & KeyChoice<Req> & HttpOptions<Req>;
+
+/**
+ * {@link RateLimitOptions} where `key: 'user'` may rely on a `user` given elsewhere (the options a
+ * route layers over app-wide ones).
+ */
+export type RateLimitOverrides<Req = unknown> = RuleOptions<HttpRules<Req>> & {
+  key?: KeyOption<Req>;
+  user?: UserOption<Req>;
+} & HttpOptions<Req>;
+
+/**
+ * Every HTTP option with its widest type: what the pipeline accepts and validates at run time (so
+ * a route's options layered over the app's, or options built at run time, are accepted as well).
+ */
+export interface LooseRateLimitOptions<Req = unknown> extends HttpOptions<Req> {
+  rules?: HttpRules<Req> | undefined;
+  limit?: number | undefined;
+  window?: Duration | undefined;
+  algorithm?: Algorithm | undefined;
+  burst?: number | undefined;
+  blockFor?: Duration | undefined;
+  name?: string | undefined;
+  key?: KeyOption<Req> | undefined;
+  user?: UserOption<Req> | undefined;
+}
+
+/** The HTTP options besides the rules and the key. */
+export interface HttpOptions<Req = unknown> extends LimiterStoreOptions {
   /** IPv6 clients share a bucket per prefix of this length; `false`: per address. @default 56 */
   ipv6Subnet?: number | false;
   /** Header families to send, or `false` for none (then no `Retry-After` either). @default ['legacy', 'draft-8'] */

@@ -1,13 +1,20 @@
 import type { Decision } from '../decision';
 import { ConfigError } from '../errors/config-error';
-import { createDecider, type Decider, type Limiter, type LimiterOptions, resolveStoreSettings } from '../limiter';
+import { createDecider, type Decider, type Limiter, type LimiterOptions, type LimiterStoreOptions, resolveStoreSettings } from '../limiter';
 import type { Rule } from '../rules';
 import { MemoryStore } from '../stores/memory';
 import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode, serializeBody } from './body';
 import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, writeHeaders } from './headers';
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
 import { compileKey, type KeyBuilder, keyNeedsIp, keyNeedsRoute, keyNeedsUser } from './keys';
-import { checkOptionNames, optionalFunction, type RateLimitLogger, type RateLimitOptions, RULE_FIELDS, STORE_OPTIONS } from './options';
+import {
+  checkOptionNames,
+  type LooseRateLimitOptions,
+  optionalFunction,
+  type RateLimitLogger,
+  RULE_FIELDS,
+  STORE_OPTIONS,
+} from './options';
 import { BoundDecision, type RequestDecision } from './request-decision';
 import { markRequest, type RequestMark, stackHeaders } from './stacking';
 
@@ -89,7 +96,7 @@ function after<T, U>(thenable: PromiseLike<T>, next: (value: T) => Step<U>): Pro
  */
 export class HttpLimiter<Req> {
   readonly #adapter: HttpAdapter<Req>;
-  readonly #limiterOptions: Omit<LimiterOptions, 'rules'>;
+  readonly #limiterOptions: LimiterStoreOptions;
   readonly #static: Entry | undefined;
   readonly #rulesFn: ((req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>) | undefined;
   readonly #byArray = new WeakMap<readonly Rule[], Entry>();
@@ -115,7 +122,7 @@ export class HttpLimiter<Req> {
   #checkProxy = true;
 
   /** `extraKeys`: adapter-specific option names the adapter has already taken out. */
-  constructor(options: RateLimitOptions<Req>, adapter: HttpAdapter<Req>, extraKeys?: ReadonlySet<string>) {
+  constructor(options: LooseRateLimitOptions<Req>, adapter: HttpAdapter<Req>, extraKeys?: ReadonlySet<string>) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
     checkOptionNames(options, extraKeys);
     const o = options as Record<string, unknown>;
@@ -123,7 +130,7 @@ export class HttpLimiter<Req> {
     const store = options.store ?? new MemoryStore();
     const base: Record<string, unknown> = { store };
     for (const k of STORE_OPTIONS) if (o[k] !== undefined && k !== 'store') base[k] = o[k];
-    this.#limiterOptions = base as Omit<LimiterOptions, 'rules'>;
+    this.#limiterOptions = base as LimiterStoreOptions;
 
     const rules = options.rules;
     if (typeof rules === 'function') {
@@ -131,7 +138,7 @@ export class HttpLimiter<Req> {
       if (stray) throw new ConfigError(stray, 'undefined when `rules` is given (put it in a rule)', o[stray]);
       this.#rulesFn = rules;
       // Validated now, once, rather than at the first request (no limiter exists yet).
-      resolveStoreSettings(base as Omit<LimiterOptions, 'rules'>);
+      resolveStoreSettings(base as LimiterStoreOptions);
     } else {
       const shape: Record<string, unknown> = { ...base };
       if (rules !== undefined) shape.rules = rules;
@@ -348,7 +355,7 @@ function checkCost(value: unknown, option = 'cost (returned by the cost function
  * const limiter = createHttpLimiter({ limit: 100, window: '15m' }, { ip: (r) => r.ip, route: () => undefined, trustsProxy: () => false });
  */
 export function createHttpLimiter<Req>(
-  options: RateLimitOptions<Req>,
+  options: LooseRateLimitOptions<Req>,
   adapter: HttpAdapter<Req>,
   extraKeys?: ReadonlySet<string>,
 ): HttpLimiter<Req> {

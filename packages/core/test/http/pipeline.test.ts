@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isConfigError, type RateLimitOptions, type Rule } from '@ratekeeper/core';
-import { createHttpLimiter, type HttpAdapter, type HttpLimiter, type HttpOutcome, mergeRateLimitOptions } from '@ratekeeper/core/http';
+import { isConfigError, type Rule } from '@ratekeeper/core';
+import {
+  createHttpLimiter,
+  type HttpAdapter,
+  type HttpLimiter,
+  type HttpOutcome,
+  type LooseRateLimitOptions,
+  mergeRateLimitOptions,
+} from '@ratekeeper/core/http';
 import { Thenable } from '../../../../test/conformance/thenable';
 
 interface FakeReq {
@@ -47,9 +54,9 @@ function configError(fn: () => unknown): Error {
 }
 
 describe('createHttpLimiter options', () => {
-  const make = (o: RateLimitOptions<FakeReq>) => createHttpLimiter(o, adapter);
+  const make = (o: LooseRateLimitOptions<FakeReq>) => createHttpLimiter(o, adapter);
 
-  it.each<[RateLimitOptions<FakeReq>, RegExp]>([
+  it.each<[LooseRateLimitOptions<FakeReq>, RegExp]>([
     [{ limit: 0, window: '1m' }, /`(rules\[0\]\.)?limit`.*got 0/],
     [{ limit: 10, window: 'soon' as never }, /`(rules\[0\]\.)?window`.*"soon"/],
     [{ limit: 10, window: '1m', key: 'session' as never }, /`key`.*"session"/],
@@ -224,7 +231,7 @@ describe('HttpLimiter.handle', () => {
   });
 
   // Adapters test `instanceof Promise` only: any other thenable must never reach them.
-  it.each<[string, RateLimitOptions<FakeReq>]>([
+  it.each<[string, LooseRateLimitOptions<FakeReq>]>([
     ['key', { limit: 1, window: '1m', key: () => Thenable.resolve('k') }],
     ['user', { limit: 1, window: '1m', key: 'user', user: () => Thenable.resolve('alice') }],
     ['rules', { rules: () => Thenable.resolve([{ limit: 1, window: '1m' }]) }],
@@ -253,7 +260,7 @@ describe('HttpLimiter.handle', () => {
     'rejects its native Promise when the thenable %s returns rejects',
     async (option) => {
       const failing = () => Thenable.reject(new Error(`${option} failed`));
-      const options: RateLimitOptions<FakeReq> =
+      const options: LooseRateLimitOptions<FakeReq> =
         option === 'rules' ? { rules: failing } : { limit: 1, window: '1m', key: option === 'user' ? 'user' : 'ip', [option]: failing };
       const limiter = createHttpLimiter<FakeReq>({ ...options, now: () => 0 }, adapter);
       const a = req();
@@ -299,7 +306,7 @@ describe('HttpLimiter.handle', () => {
 
 describe('mergeRateLimitOptions', () => {
   it('layers route options over app options, replacing the rules as a whole', () => {
-    const base: RateLimitOptions<FakeReq> = { rules: [{ limit: 100, window: '1m' }], prefix: 'app:', headers: 'draft-8' };
+    const base: LooseRateLimitOptions<FakeReq> = { rules: [{ limit: 100, window: '1m' }], prefix: 'app:', headers: 'draft-8' };
     expect(mergeRateLimitOptions(base, { limit: 5, window: '1s' })).toEqual({ limit: 5, window: '1s', prefix: 'app:', headers: 'draft-8' });
     expect(mergeRateLimitOptions(base, { headers: 'legacy' })).toEqual({ ...base, headers: 'legacy' });
     expect(mergeRateLimitOptions({ limit: 1, window: '1m', algorithm: 'gcra' }, { rules: [{ limit: 2, window: '1h' }] })).toEqual({
