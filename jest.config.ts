@@ -9,7 +9,7 @@ const moduleNameMapper = {
   '^@ratekeeper/core$': '<rootDir>/packages/core/src/index.ts',
   '^@ratekeeper/core/redis$': '<rootDir>/packages/core/src/redis.ts',
   '^@ratekeeper/core/http$': '<rootDir>/packages/core/src/http.ts',
-  '^@ratekeeper/(express|fastify|koa)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@ratekeeper/(express|fastify|koa|web|hono)$': '<rootDir>/packages/$1/src/index.ts',
 };
 
 /** Suites that need Redis (standalone, Cluster): the `integration` project; everything else is `unit`. */
