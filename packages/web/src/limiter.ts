@@ -112,7 +112,9 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
   async function check(request: Request, o?: CheckOptions): Promise<CheckResult> {
     facts.set(request, { ip: o?.ip, route: o?.route, context: o?.context });
     const out = await http.handle(request, request);
-    return result(out);
+    const r = result(out);
+    if (out !== undefined) lastCheck.set(request, r);
+    return r;
   }
 
   return {
@@ -130,7 +132,10 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
           throw error;
         }
         r.settle(response.status);
-        return withHeaders(response, r.headers, clearOf(r));
+        // Nested wraps (app-wide around per-route) each reach this line, the outer one last: all apply
+        // the headers of the request's last check, which already merge every limiter's.
+        const last = lastCheck.get(request) ?? r;
+        return withHeaders(response, last.headers, clearOf(last));
       };
     },
     get limiter() {
@@ -138,6 +143,9 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
     },
   };
 }
+
+/** The last counted check of each request, across limiters. */
+const lastCheck = new WeakMap<Request, Result>();
 
 const CLEAR = Symbol('clear');
 type Result = CheckResult & { [CLEAR]?: readonly string[] | undefined };

@@ -33,5 +33,5 @@ export function withHeaders(response: Response, headers: Headers, clear: readonl
 
 function apply(target: Headers, headers: Headers, clear: readonly string[] | undefined): void {
   if (clear !== undefined) for (const name of clear) target.delete(name);
-  headers.forEach((value, name) => target.set(name, value));
+  for (const [name, value] of headers) target.set(name, value);
 }
