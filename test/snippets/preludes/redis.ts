@@ -1,0 +1,4 @@
+// Prelude `redis`: an ioredis client.
+import { Redis } from 'ioredis';
+
+const redis = new Redis();
