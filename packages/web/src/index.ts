@@ -9,6 +9,7 @@ export {
   type CheckResult,
   createRateLimiter,
   type FetchHandler,
+  getRateLimit,
   type WebRateLimiter,
   type WebRateLimitOptions,
   type WrapOptions,

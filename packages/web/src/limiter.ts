@@ -113,7 +113,11 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
     facts.set(request, { ip: o?.ip, route: o?.route, context: o?.context });
     const out = await http.handle(request, request);
     const r = result(out);
-    if (out !== undefined) lastCheck.set(request, r);
+    if (out !== undefined) {
+      const list = checksOf.get(request);
+      if (list === undefined) checksOf.set(request, [r]);
+      else list.push(r);
+    }
     return r;
   }
 
@@ -132,10 +136,12 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
           throw error;
         }
         r.settle(response.status);
-        // Nested wraps (app-wide around per-route) each reach this line, the outer one last: all apply
-        // the headers of the request's last check, which already merge every limiter's.
-        const last = lastCheck.get(request) ?? r;
-        return withHeaders(response, last.headers, clearOf(last));
+        // Nested wraps (app-wide around per-route) each reach this line, the outer one last: each
+        // applies every check of the request in the order they ran, as a Node response would have
+        // received them, so the outer wrap cannot undo what a later limiter wrote.
+        let out = response;
+        for (const c of checksOf.get(request) ?? [r]) out = withHeaders(out, c.headers, clearOf(c));
+        return out;
       };
     },
     get limiter() {
@@ -144,8 +150,22 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
   };
 }
 
-/** The last counted check of each request, across limiters. */
-const lastCheck = new WeakMap<Request, Result>();
+/** The counted checks of each request, across limiters, in the order they ran. */
+const checksOf = new WeakMap<Request, Result[]>();
+
+/**
+ * The decision of the last ratekeeper limiter that counted this request (what `req.rateLimit` is
+ * on Express), with its key, `refund()` and `reset()`: for a handler under `wrap`.
+ * @example
+ * export const POST = limiter.wrap(async (request) => {
+ *   const ok = await signIn(request);
+ *   if (ok) await getRateLimit(request)?.refund(); // successful logins do not count
+ *   return new Response(null, { status: ok ? 204 : 401 });
+ * });
+ */
+export function getRateLimit(request: Request): RequestDecision | undefined {
+  return checksOf.get(request)?.at(-1)?.decision;
+}
 
 const CLEAR = Symbol('clear');
 type Result = CheckResult & { [CLEAR]?: readonly string[] | undefined };
