@@ -1,0 +1,18 @@
+// Deno entry of the scenario app: `deno run --allow-net app.mjs <port>`, the client address from `info.remoteAddr`.
+
+import { denoIp } from '@ratekeeper/web';
+import { createApp } from './scenarios';
+
+declare const Deno: {
+  args: string[];
+  serve(
+    options: { port: number; hostname: string; onListen(addr: { port: number }): void },
+    handler: (request: Request, info: unknown) => Promise<Response>,
+  ): unknown;
+};
+
+const handler = createApp({ name: 'deno', ip: denoIp });
+Deno.serve(
+  { port: Number(Deno.args[0]), hostname: '127.0.0.1', onListen: ({ port }) => console.log(`listening on ${port}`) },
+  (request, info) => handler(request, info),
+);
