@@ -2,9 +2,12 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { rateLimit as rkExpress } from '@ratekeeper/express';
 import { rateLimitPlugin as rkFastify } from '@ratekeeper/fastify';
+import { rateLimit as rkHono } from '@ratekeeper/hono';
 import { rateLimit as rkKoa } from '@ratekeeper/koa';
 import express from 'express';
 import Fastify from 'fastify';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
 import Koa from 'koa';
 
 // Peers are loaded from bench/node_modules exactly as installed (CommonJS; typed here by the
@@ -12,7 +15,7 @@ import Koa from 'koa';
 const require = createRequire(import.meta.url);
 
 /** The frameworks measured. */
-export const FRAMEWORKS = ['express', 'fastify', 'koa'] as const;
+export const FRAMEWORKS = ['express', 'fastify', 'koa', 'hono'] as const;
 /** One of {@link FRAMEWORKS}. */
 export type Framework = (typeof FRAMEWORKS)[number];
 
@@ -38,6 +41,7 @@ export const INCUMBENT: Readonly<Record<Framework, string>> = {
   express: 'express-rate-limit',
   fastify: '@fastify/rate-limit',
   koa: 'koa-ratelimit (memory)',
+  hono: 'hono-rate-limiter',
 };
 
 type Handler = (...args: never[]) => unknown;
@@ -82,6 +86,20 @@ export async function startApp(framework: Framework, variant: Variant): Promise<
         ctx.body = 'hello';
       });
       return listen((port, cb) => app.listen(port, '127.0.0.1', cb));
+    }
+    case 'hono': {
+      // On @hono/node-server; both limiters key by the socket's address.
+      const app = new Hono<{ Bindings: { incoming: { socket: { remoteAddress?: string } } } }>();
+      if (limited && rk) app.use(rkHono({ limit, window: WINDOW_MS }));
+      if (limited && !rk) {
+        const { rateLimiter } = require('hono-rate-limiter') as { rateLimiter: (o: object) => Handler };
+        const keyGenerator = (c: { env: { incoming: { socket: { remoteAddress?: string } } } }) => c.env.incoming.socket.remoteAddress ?? '';
+        app.use(rateLimiter({ windowMs: WINDOW_MS, limit, keyGenerator }) as never);
+      }
+      app.get('/', (c) => c.text('hello'));
+      return new Promise((resolve) => {
+        const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server as Server));
+      });
     }
   }
 }
