@@ -3,6 +3,7 @@ import { isStoreError, StoreError } from './errors/store-error';
 import type { ResolvedRule } from './rules';
 import { StoreHealth, wasAnswered } from './stores/health';
 import type { BoundStore, RawResult } from './stores/types';
+import { emitWarning } from './warn';
 
 /** What the guard does when the store fails: answer by policy, or ask an insurance store. */
 export interface GuardOptions {
@@ -250,9 +251,7 @@ export class StoreGuard {
         // A throwing hook must not turn a handled store failure into a failed request.
       }
     } else if (warn) {
-      process.emitWarning(`ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`, {
-        code: error.code,
-      });
+      emitWarning(`ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`, error.code);
     }
     return error;
   }

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors/config-error';
 import { createDecider, type Decider, type Limiter, type LimiterOptions, type LimiterStoreOptions, resolveStoreSettings } from '../limiter';
 import type { Rule } from '../rules';
 import { MemoryStore } from '../stores/memory';
+import { emitWarning } from '../warn';
 import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode, serializeBody } from './body';
 import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, writeHeaders } from './headers';
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
@@ -72,7 +73,7 @@ export type Step<T> = T | Promise<T>;
 const MAX_RULE_SETS = 1000;
 
 const defaultLogger: RateLimitLogger = {
-  warn: (message) => process.emitWarning(message, { code: 'RATEKEEPER_TRUST_PROXY' }),
+  warn: (message) => emitWarning(message, 'RATEKEEPER_TRUST_PROXY'),
 };
 
 /** A native promise, or any other object with a `then` method (Bluebird, a query builder). */
