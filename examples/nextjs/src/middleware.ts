@@ -12,6 +12,5 @@ export async function middleware(request: NextRequest): Promise<NextResponse | R
   return NextResponse.next({ headers: r.headers });
 }
 
-// The Node.js runtime (stable since Next 15.5): @ratekeeper/core does not build for the Edge runtime
-// yet (it imports node:perf_hooks and calls process.emitWarning).
-export const config = { matcher: '/api/:path*', runtime: 'nodejs' };
+// Next's default runtime for middleware (Edge): @ratekeeper/web and the core use no Node API.
+export const config = { matcher: '/api/:path*' };
