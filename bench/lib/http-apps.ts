@@ -1,12 +1,12 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
+import { serve } from '@hono/node-server';
 import { rateLimit as rkExpress } from '@ratekeeper/express';
 import { rateLimitPlugin as rkFastify } from '@ratekeeper/fastify';
 import { rateLimit as rkHono } from '@ratekeeper/hono';
 import { rateLimit as rkKoa } from '@ratekeeper/koa';
 import express from 'express';
 import Fastify from 'fastify';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import Koa from 'koa';
 
@@ -93,7 +93,8 @@ export async function startApp(framework: Framework, variant: Variant): Promise<
       if (limited && rk) app.use(rkHono({ limit, window: WINDOW_MS }));
       if (limited && !rk) {
         const { rateLimiter } = require('hono-rate-limiter') as { rateLimiter: (o: object) => Handler };
-        const keyGenerator = (c: { env: { incoming: { socket: { remoteAddress?: string } } } }) => c.env.incoming.socket.remoteAddress ?? '';
+        const keyGenerator = (c: { env: { incoming: { socket: { remoteAddress?: string } } } }) =>
+          c.env.incoming.socket.remoteAddress ?? '';
         app.use(rateLimiter({ windowMs: WINDOW_MS, limit, keyGenerator }) as never);
       }
       app.get('/', (c) => c.text('hello'));

@@ -4,11 +4,9 @@ import { runtimeSuite } from './suite';
 runtimeSuite('workerd');
 
 describe('workerd without nodejs_compat', () => {
-  // Known bug: @ratekeeper/core imports `performance` from node:perf_hooks (packages/core/src/clock.ts),
-  // so a Worker on a compatibility date before 2026-08-04 (when nodejs_compat became the default)
-  // fails to load it: `Uncaught Error: No such module "node:perf_hooks"`. When this starts failing
-  // the bug is fixed: make it a plain `it`.
-  it.failing('loads @ratekeeper/web and @ratekeeper/hono on a compatibility date before 2026-08-04', async () => {
+  // Before 2026-08-04 nodejs_compat was not the default: no `node:` module loads there, and the
+  // core and the adapters need none (they once imported node:perf_hooks).
+  it('loads @ratekeeper/web and @ratekeeper/hono on a compatibility date before 2026-08-04', async () => {
     const server = await startRuntime('workerd', { compatibilityDate: '2025-06-01' });
     try {
       expect((await server.send('/web/basic/ok')).status).toBe(200);

@@ -1,10 +1,9 @@
 // @ratekeeper/hono: Hono middleware on Node, Bun, Deno and Cloudflare Workers.
 
 import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
-import { createHttpLimiter, type HttpAdapter, type RequestDecision } from '@ratekeeper/core/http';
+import { createHttpLimiter, type HttpAdapter, type HttpOutcome, type RequestDecision } from '@ratekeeper/core/http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { connInfoIp } from './conn-info';
 
 export { connInfoIp } from './conn-info';
@@ -32,6 +31,17 @@ export type RateLimitMiddleware = MiddlewareHandler & { readonly limiter: Limite
 const NO_IP =
   "ratekeeper: no client address for this request, and key 'ip' (the default, also the fallback of key 'user') needs one. " +
   'The runtime did not expose the connection (see connInfoIp): pass `ip: (c) => …` to rateLimit, or use a key that needs no address.';
+
+/** The counted outcomes of each request, across limiters, in the order they ran. */
+const outcomesOf = new WeakMap<Request, HttpOutcome[]>();
+
+/** Writes every counted limiter's headers for `request` into `target`, in order. */
+function applyAll(target: Headers, request: Request): void {
+  for (const o of outcomesOf.get(request) ?? []) {
+    if (o.clear !== undefined) for (const name of o.clear) target.delete(name);
+    if (o.headers !== undefined) for (const name in o.headers) target.set(name, o.headers[name] as string);
+  }
+}
 
 // A handler takes (c); a middleware takes (c, next).
 type Matched = { readonly path: string; readonly handler: { readonly length: number } };
@@ -71,19 +81,36 @@ export function rateLimit(options: HonoRateLimitOptions): RateLimitMiddleware {
     const out = await http.handle(c, c.req.raw);
     if (out === undefined) return next();
     c.set('rateLimit', out.decision);
-    if (out.clear !== undefined) for (const name of out.clear) c.header(name, undefined);
-    if (out.headers !== undefined) for (const name in out.headers) c.header(name, out.headers[name] as string);
+    const request = c.req.raw;
+    const list = outcomesOf.get(request);
+    if (list === undefined) outcomesOf.set(request, [out]);
+    else list.push(out);
     if (out.blocked) {
+      const headers = new Headers();
+      applyAll(headers, request);
       const body = out.body;
-      if (body === undefined) return c.body(null, out.statusCode as ContentfulStatusCode);
-      c.header('content-type', body.contentType);
-      return c.body(body.body, out.statusCode as ContentfulStatusCode);
+      if (body !== undefined) headers.set('content-type', body.contentType);
+      return new Response(body?.body ?? null, { status: out.statusCode, headers });
     }
     try {
       await next();
     } finally {
       // Hono turns a handler's error into c.res (onError), so the status is known here.
       out.finish?.(c.error === undefined ? c.res.status : 500);
+    }
+    // On the way back, not before: a handler may return its own Response (`new Response`, a
+    // `fetch()` result), which Hono does not merge prepared headers into. Each limiter applies
+    // every counted limiter's headers in the order they ran, so the outermost one, last here,
+    // cannot undo what a later limiter wrote.
+    const res = c.res;
+    if (res.status === 101) return undefined;
+    try {
+      applyAll(res.headers, request);
+    } catch {
+      // Immutable headers (a `fetch()` result): copy the response once.
+      const copy = new Response(res.body, res);
+      applyAll(copy.headers, request);
+      c.res = copy;
     }
     return undefined;
   };
