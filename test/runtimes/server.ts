@@ -26,9 +26,8 @@ const BINARIES: Record<RuntimeName, string> = {
 };
 
 /**
- * A recent date the installed workerd supports. From 2026-08-04 on, `nodejs_compat` is on by
- * default, which @ratekeeper/core needs for now: it imports `performance` from `node:perf_hooks`
- * (packages/core/src/clock.ts). workerd.test.ts checks an older date without the flag.
+ * A recent date the installed workerd supports (from 2026-08-04 on `nodejs_compat` is on by
+ * default; the adapters need no Node module, and workerd.test.ts checks an older date too).
  */
 const COMPATIBILITY_DATE = '2026-11-01';
 
