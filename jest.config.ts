@@ -18,6 +18,8 @@ const REDIS_SUITES = [
   '<rootDir>/packages/core/test/throttle/redis-',
   '<rootDir>/test/conformance/redis-store',
   '<rootDir>/examples/redis-cluster/',
+  // RedisStore on Bun and Deno (test/runtimes/redis-bun.test.ts, redis-deno.test.ts).
+  '<rootDir>/test/runtimes/redis-',
 ];
 
 const base = {

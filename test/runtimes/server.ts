@@ -2,15 +2,18 @@
 // (the workspace sources of @ratekeeper/core, /web and /hono, mapped by tsconfig.json's paths),
 // runs the runtime's binary from its npm package on a free loopback port, waits until the app
 // answers, and stops it by PID. A missing binary fails the suite: nothing is skipped.
+// With `redisPort` (Bun and Deno), the app's limiters count in a RedisStore on an ioredis client to
+// that port on 127.0.0.1 (entries app/bun-redis.ts and app/deno-redis.ts).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { builtinModules } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -97,6 +100,10 @@ function rawRequest(port: number, path: string, method: string, headers: Record<
 export interface StartOptions {
   /** workerd's `compatibilityDate`. @default COMPATIBILITY_DATE */
   compatibilityDate?: string;
+  /** Bun and Deno: the limiters use a RedisStore on the redis-server at this port of 127.0.0.1. */
+  redisPort?: number;
+  /** Deno with `redisPort`: pass `--allow-env`, which ioredis needs there (see {@link command}). @default true */
+  denoAllowEnv?: boolean;
 }
 
 /** The workerd configuration: one `modules` worker, the bundle as its main module, one socket. */
@@ -115,11 +122,24 @@ const mainWorker :Workerd.Worker = (
 `;
 }
 
+/**
+ * The settings that bundle ioredis (CommonJS, `require('net')` and other bare built-ins): Node's
+ * resolution, every built-in left to the runtime's own `node:` modules (Bun and Deno implement
+ * them; nothing is polyfilled), and a `require` for the bundle's CommonJS code, which an ES module
+ * lacks on Deno.
+ */
+const REDIS_BUNDLE: BuildOptions = {
+  platform: 'node',
+  mainFields: ['main', 'module'],
+  external: ['node:*', ...builtinModules],
+  banner: { js: "import { createRequire as __rkCreateRequire } from 'node:module';\nconst require = __rkCreateRequire(import.meta.url);" },
+};
+
 /** Bundles the runtime's entry into `dir/app.mjs`: one ESM file, Node built-ins left to the runtime. */
-async function bundle(name: RuntimeName, dir: string): Promise<string> {
+async function bundle(name: RuntimeName, dir: string, redis: boolean): Promise<string> {
   const outfile = join(dir, 'app.mjs');
   await build({
-    entryPoints: [join(__dirname, 'app', `${name}.ts`)],
+    entryPoints: [join(__dirname, 'app', `${name}${redis ? '-redis' : ''}.ts`)],
     outfile,
     bundle: true,
     format: 'esm',
@@ -130,11 +150,13 @@ async function bundle(name: RuntimeName, dir: string): Promise<string> {
     tsconfig: join(ROOT, 'tsconfig.json'),
     external: ['node:*'],
     logLevel: 'silent',
+    ...(redis ? REDIS_BUNDLE : {}),
   });
   return outfile;
 }
 
-function command(name: RuntimeName, dir: string, app: string, port: number): [string, string[]] {
+function command(name: RuntimeName, dir: string, app: string, port: number, options: StartOptions): [string, string[]] {
+  const redisPort = options.redisPort;
   const binary = BINARIES[name];
   if (!existsSync(binary)) {
     throw new Error(
@@ -142,8 +164,14 @@ function command(name: RuntimeName, dir: string, app: string, port: number): [st
         'ships the binary; its postinstall must run, see onlyBuiltDependencies in pnpm-workspace.yaml)',
     );
   }
-  if (name === 'bun') return [binary, ['run', app, String(port)]];
-  if (name === 'deno') return [binary, ['run', '--allow-net', '--no-prompt', app, String(port)]];
+  const redis = redisPort === undefined ? [] : [String(redisPort)];
+  if (name === 'bun') return [binary, ['run', app, String(port), ...redis]];
+  if (name === 'deno') {
+    // ioredis loads `debug`, which reads every environment variable (`Object.keys(process.env)`)
+    // when it loads: without --allow-env Deno stops there (NotCapable: Requires env access).
+    const env = redisPort !== undefined && options.denoAllowEnv !== false ? ['--allow-env'] : [];
+    return [binary, ['run', '--allow-net', ...env, '--no-prompt', app, String(port), ...redis]];
+  }
   return [binary, ['serve', join(dir, 'config.capnp')]];
 }
 
@@ -158,10 +186,11 @@ export async function startRuntime(name: RuntimeName, options: StartOptions = {}
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const app = await bundle(name, dir);
+    if (options.redisPort !== undefined && name === 'workerd') throw new Error('workerd: the Redis app runs on Bun and Deno only');
+    const app = await bundle(name, dir, options.redisPort !== undefined);
     const port = await freePort();
     if (name === 'workerd') await writeFile(join(dir, 'config.capnp'), capnpConfig(port, options.compatibilityDate ?? COMPATIBILITY_DATE));
-    const [binary, args] = command(name, dir, app, port);
+    const [binary, args] = command(name, dir, app, port, options);
     const started = spawn(binary, args, {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],

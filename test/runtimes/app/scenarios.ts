@@ -2,7 +2,10 @@
 // and a `hono` flavour (@ratekeeper/hono middleware), behind one Fetch handler. Each entry point
 // (bun.ts, deno.ts, workerd.ts) serves it with its runtime's server and passes the runtime's
 // connection context. Test-only admin routes drive a manual clock, so the tests never sleep.
+// By default every limiter has its own MemoryStore; an entry point may pass `stores` instead (the
+// Redis entries, ./redis.ts), and every limiter then counts in that shared store under its own prefix.
 
+import type { Store } from '@ratekeeper/core';
 import { type HonoRateLimitOptions, rateLimit } from '@ratekeeper/hono';
 import { ConfigError, createRateLimiter, type FetchHandler, type IpResolver, MemoryStore, type WebRateLimitOptions } from '@ratekeeper/web';
 import { Hono } from 'hono';
@@ -15,6 +18,20 @@ export interface Runtime {
   readonly name: 'bun' | 'deno' | 'workerd';
   /** How @ratekeeper/web reads the client address there (`bunIp`, `denoIp`, `cloudflareIp`). */
   readonly ip: IpResolver;
+  /** A store shared by every limiter (e.g. Redis) instead of a MemoryStore each. */
+  readonly stores?: Stores;
+}
+
+/** What a limiter adds to its options to count in a shared store: the store and its own key prefix. */
+export interface StoreOptions {
+  readonly store: Store;
+  readonly prefix: string;
+  readonly timeoutMs: number;
+}
+
+/** A shared store: `open` is called on each `/__reset` with its `prefix`, and resolves once the store can answer. */
+export interface Stores {
+  open(prefix: string): Promise<(limiter: string) => StoreOptions>;
 }
 
 /** The handler an entry point serves: the request, and what its runtime passes after it. */
@@ -75,17 +92,23 @@ function requestOf(req: Request | { req: { raw: Request } }): Request {
   return req instanceof Request ? req : req.req.raw;
 }
 
-function build(runtime: Runtime, now: () => number): Built {
+/**
+ * Every limiter's store options: none (its own MemoryStore) or, with a shared store, the key prefix
+ * `<flavour>:<scenario>:` after the store's own prefix, so no two limiters share a key.
+ */
+type StoreFor = (limiter: string) => Partial<StoreOptions>;
+
+function build(runtime: Runtime, now: () => number, storeFor: StoreFor): Built {
   const options = scenarioOptions(now);
   const webRoutes = new Map<string, FetchHandler>();
   const hono = new Hono();
   hono.onError((error) => errorResponse(error));
 
   for (const [name, o] of Object.entries(options)) {
-    const web = createRateLimiter({ ...(o as WebRateLimitOptions), ip: runtime.ip });
+    const web = createRateLimiter({ ...(o as WebRateLimitOptions), ...storeFor(`web:${name}`), ip: runtime.ip });
     webRoutes.set(name, web.wrap(plain));
     const sub = new Hono();
-    sub.use(rateLimit(o as HonoRateLimitOptions));
+    sub.use(rateLimit({ ...(o as HonoRateLimitOptions), ...storeFor(`hono:${name}`) }));
     // The key the request was counted under: shows which address the middleware read.
     sub.get('/key', (c) => c.text(c.get('rateLimit')?.key ?? 'no decision'));
     sub.get('/*', (c) => {
@@ -99,22 +122,23 @@ function build(runtime: Runtime, now: () => number): Built {
 
   // raw: a Hono handler that returns its own Response instead of `c.text()` (3/min).
   const raw = new Hono();
-  raw.use(rateLimit({ limit: 3, window: '1m', now }));
+  raw.use(rateLimit({ limit: 3, window: '1m', now, ...storeFor('hono:raw') }));
   raw.get('/ok', () => new Response('ok'));
   hono.route('/hono/raw', raw);
 
   // stacked: an app-wide limiter (10/min) around a per-route one (2/s).
   const appWide: Shared = { limit: 10, window: '1m', name: 'app', now };
   const perRoute: Shared = { limit: 2, window: '1s', name: 'route', now };
-  const webApp = createRateLimiter({ ...(appWide as WebRateLimitOptions), ip: runtime.ip });
-  const webRoute = createRateLimiter({ ...(perRoute as WebRateLimitOptions), ip: runtime.ip });
+  const webApp = createRateLimiter({ ...(appWide as WebRateLimitOptions), ...storeFor('web:stacked-app'), ip: runtime.ip });
+  const webRoute = createRateLimiter({ ...(perRoute as WebRateLimitOptions), ...storeFor('web:stacked-route'), ip: runtime.ip });
   webRoutes.set('stacked', webApp.wrap(webRoute.wrap(plain)));
   const stacked = new Hono();
-  stacked.use(rateLimit(appWide as HonoRateLimitOptions));
-  stacked.get('/ok', rateLimit(perRoute as HonoRateLimitOptions), (c) => c.text('ok'));
+  stacked.use(rateLimit({ ...(appWide as HonoRateLimitOptions), ...storeFor('hono:stacked-app') }));
+  stacked.get('/ok', rateLimit({ ...(perRoute as HonoRateLimitOptions), ...storeFor('hono:stacked-route') }), (c) => c.text('ok'));
   hono.route('/hono/stacked', stacked);
 
   // route: keyed by the route pattern, never the raw path (3/min); `/other` is another route.
+  // Always a MemoryStore each: the test counts its keys.
   const routeStore = { web: new MemoryStore(), hono: new MemoryStore() };
   const byRoute = (store: MemoryStore): Shared => ({ limit: 3, window: '1m', now, key: 'route', store });
   const webByRoute = createRateLimiter({ ...(byRoute(routeStore.web) as WebRateLimitOptions), ip: runtime.ip });
@@ -142,7 +166,8 @@ function build(runtime: Runtime, now: () => number): Built {
 
 /**
  * The app of one runtime. Admin routes (tests only): `POST /__reset` rebuilds every limiter with
- * fresh stores and sets the clock to {@link T0}; `POST /__clock?t=<ms>` sets the clock;
+ * fresh stores and sets the clock to {@link T0} (with `runtime.stores`, `POST /__reset?prefix=<p>`:
+ * the shared store under the store prefix `p`, which the test makes fresh); `POST /__clock?t=<ms>` sets the clock;
  * `GET /__size?flavour=web|hono` answers the key count of the `route` scenario's store.
  * Scenario routes: `/web/<scenario>/...` and `/hono/<scenario>/...`. With `x-no-conn: 1` the app
  * drops the runtime's connection context, as a runtime that exposes no client address would.
@@ -150,13 +175,18 @@ function build(runtime: Runtime, now: () => number): Built {
 export function createApp(runtime: Runtime): AppHandler {
   let t = T0;
   const now = (): number => t;
-  let app = build(runtime, now);
+  const none: StoreFor = () => ({});
+  let app = build(runtime, now, none);
   return async (request, context) => {
     const url = new URL(request.url);
     const path = url.pathname;
     if (path === '/__reset') {
       t = T0;
-      app = build(runtime, now);
+      try {
+        app = build(runtime, now, runtime.stores === undefined ? none : await runtime.stores.open(url.searchParams.get('prefix') ?? ''));
+      } catch (error) {
+        return errorResponse(error);
+      }
       return text(runtime.name);
     }
     if (path === '/__clock') {

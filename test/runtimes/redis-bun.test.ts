@@ -1,0 +1,3 @@
+import { redisRuntimeSuite } from './redis-suite';
+
+redisRuntimeSuite('bun');
