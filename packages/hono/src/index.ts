@@ -2,7 +2,7 @@
 
 import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
 import { createHttpLimiter, type HttpAdapter, type HttpOutcome, type RequestDecision } from '@ratekeeper/core/http';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { connInfoIp } from './conn-info';
 
@@ -31,6 +31,103 @@ export type RateLimitMiddleware = MiddlewareHandler & { readonly limiter: Limite
 const NO_IP =
   "ratekeeper: no client address for this request, and key 'ip' (the default, also the fallback of key 'user') needs one. " +
   'The runtime did not expose the connection (see connInfoIp): pass `ip: (c) => …` to rateLimit, or use a key that needs no address.';
+
+/** What a Hono middleware returns. */
+type Step = ReturnType<MiddlewareHandler>;
+
+/** What the middleware does with one counted (or uncounted) request. */
+function apply(c: Context, next: Next, out: HttpOutcome | undefined): Step {
+  if (out === undefined) return next();
+  c.set('rateLimit', out.decision);
+  const outgoing = nodeOutgoing(c);
+  if (outgoing !== undefined) return viaNode(c, next, out, outgoing);
+  return viaResponse(c, next, out);
+}
+
+/** Calls `out.finish` with the response's status once the handler is done (500 when it threw). */
+function settle(c: Context, next: Next, out: HttpOutcome): Promise<void> {
+  const finish = out.finish;
+  if (finish === undefined) return next();
+  // Hono turns a handler's error into c.res (onError), so the status is known here.
+  return next().then(
+    () => finish(c.error === undefined ? c.res.status : 500),
+    (error: unknown) => {
+      finish(500);
+      throw error;
+    },
+  );
+}
+
+/**
+ * Elsewhere (Bun, Deno, Workers, `app.request()`), on the way back, not before: a handler may
+ * return its own Response (`new Response`, a `fetch()` result), which Hono does not merge prepared
+ * headers into. Each limiter applies every counted limiter's headers in the order they ran, so the
+ * outermost one, last here, cannot undo what a later limiter wrote.
+ */
+async function viaResponse(c: Context, next: Next, out: HttpOutcome): Promise<Response | undefined> {
+  const request = c.req.raw;
+  const list = outcomesOf.get(request);
+  if (list === undefined) outcomesOf.set(request, [out]);
+  else list.push(out);
+  if (out.blocked) {
+    const headers = new Headers();
+    applyAll(headers, request);
+    const body = out.body;
+    if (body !== undefined) headers.set('content-type', body.contentType);
+    return new Response(body?.body ?? null, { status: out.statusCode, headers });
+  }
+  await settle(c, next, out);
+  const res = c.res;
+  // A protocol switch (a WebSocket upgrade) is left alone: a copy would lose the socket.
+  if (res.status === 101) return undefined;
+  try {
+    applyAll(res.headers, request);
+  } catch {
+    // Immutable headers (a `fetch()` result): copy the response once.
+    const copy = new Response(res.body, res);
+    applyAll(copy.headers, request);
+    c.res = copy;
+  }
+  return undefined;
+}
+
+/** The part of Node's `ServerResponse` the Node path uses. */
+interface NodeOutgoing {
+  readonly headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
+  removeHeader(name: string): void;
+}
+
+/** `c.env.outgoing` of @hono/node-server (its documented `HttpBindings`), before anything was sent. */
+function nodeOutgoing(c: Context): NodeOutgoing | undefined {
+  const outgoing = (c.env as { outgoing?: Partial<NodeOutgoing> } | undefined)?.outgoing;
+  return outgoing !== undefined && typeof outgoing.setHeader === 'function' && outgoing.headersSent === false
+    ? (outgoing as NodeOutgoing)
+    : undefined;
+}
+
+/**
+ * On Node, the headers go on the `ServerResponse` itself, in the order the limiters run (as on
+ * Express): Node merges them with whatever response the handler returns, and Hono keeps its
+ * fastest response path (a `Headers` object on every response would cost more than the limiter).
+ */
+async function viaNode(c: Context, next: Next, out: HttpOutcome, outgoing: NodeOutgoing): Promise<Response | undefined> {
+  if (out.clear !== undefined) for (const name of out.clear) outgoing.removeHeader(name);
+  if (out.headers !== undefined) for (const name in out.headers) outgoing.setHeader(name, out.headers[name] as string);
+  if (out.blocked) {
+    const body = out.body;
+    return new Response(body?.body ?? null, {
+      status: out.statusCode,
+      headers: body === undefined ? {} : { 'content-type': body.contentType },
+    });
+  }
+  try {
+    await next();
+  } finally {
+    out.finish?.(c.error === undefined ? c.res.status : 500);
+  }
+  return undefined;
+}
 
 /** The counted outcomes of each request, across limiters, in the order they ran. */
 const outcomesOf = new WeakMap<Request, HttpOutcome[]>();
@@ -77,42 +174,12 @@ export function rateLimit(options: HonoRateLimitOptions): RateLimitMiddleware {
     header: (c, name) => c.req.header(name),
   };
   const http = createHttpLimiter<Context>(shared, adapter);
-  const middleware: MiddlewareHandler = async (c, next) => {
-    const out = await http.handle(c, c.req.raw);
-    if (out === undefined) return next();
-    c.set('rateLimit', out.decision);
-    const request = c.req.raw;
-    const list = outcomesOf.get(request);
-    if (list === undefined) outcomesOf.set(request, [out]);
-    else list.push(out);
-    if (out.blocked) {
-      const headers = new Headers();
-      applyAll(headers, request);
-      const body = out.body;
-      if (body !== undefined) headers.set('content-type', body.contentType);
-      return new Response(body?.body ?? null, { status: out.statusCode, headers });
-    }
-    try {
-      await next();
-    } finally {
-      // Hono turns a handler's error into c.res (onError), so the status is known here.
-      out.finish?.(c.error === undefined ? c.res.status : 500);
-    }
-    // On the way back, not before: a handler may return its own Response (`new Response`, a
-    // `fetch()` result), which Hono does not merge prepared headers into. Each limiter applies
-    // every counted limiter's headers in the order they ran, so the outermost one, last here,
-    // cannot undo what a later limiter wrote.
-    const res = c.res;
-    if (res.status === 101) return undefined;
-    try {
-      applyAll(res.headers, request);
-    } catch {
-      // Immutable headers (a `fetch()` result): copy the response once.
-      const copy = new Response(res.body, res);
-      applyAll(copy.headers, request);
-      c.res = copy;
-    }
-    return undefined;
+  const middleware: MiddlewareHandler = (c, next) => {
+    const out = http.handle(c, c.req.raw);
+    // The memory store answers in the same tick: no promise hop for the common case. Anything
+    // asynchronous is a native Promise (the pipeline adopts thenables), so this one test suffices.
+    if (out instanceof Promise) return out.then((o) => apply(c, next, o));
+    return apply(c, next, out);
   };
   return Object.defineProperty(middleware, 'limiter', { get: () => http.limiter, enumerable: true }) as RateLimitMiddleware;
 }
