@@ -100,28 +100,34 @@ function runAll(
     done();
     return;
   }
-  const next = (): void => runAll(request, reply, done, limiters, i + 1);
   const out = limiter.handle(request, request.raw);
   // Anything asynchronous is a native Promise (the pipeline adopts thenables): this one test suffices.
-  if (out instanceof Promise) out.then((o) => apply(request, reply, next, o), done);
-  else apply(request, reply, next, out);
+  // No closure per request on the synchronous path: `apply` continues with the next limiter itself.
+  if (out instanceof Promise) out.then((o) => apply(request, reply, done, limiters, i, o), done);
+  else apply(request, reply, done, limiters, i, out);
 }
 
-function apply(request: FastifyRequest, reply: FastifyReply, next: () => void, out: HttpOutcome | undefined): void {
-  if (out === undefined) {
-    next();
-    return;
+/** Applies limiter `i`'s outcome, then runs the next limiter (or answers the 429). */
+function apply(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+  limiters: readonly HttpLimiter<FastifyRequest>[],
+  i: number,
+  out: HttpOutcome | undefined,
+): void {
+  if (out !== undefined) {
+    request.rateLimit = out.decision;
+    if (out.clear !== undefined) for (const name of out.clear) reply.removeHeader(name);
+    if (out.headers !== undefined) reply.headers(out.headers);
+    finishOnClose(reply.raw, out.finish);
+    if (out.blocked && out.body !== undefined) {
+      // Sent as a plain body: no Error object, no stack trace, no error handler on the 429 path.
+      reply.code(out.statusCode).type(out.body.contentType).send(out.body.body);
+      return;
+    }
   }
-  request.rateLimit = out.decision;
-  if (out.clear !== undefined) for (const name of out.clear) reply.removeHeader(name);
-  if (out.headers !== undefined) reply.headers(out.headers);
-  finishOnClose(reply.raw, out.finish);
-  if (out.blocked && out.body !== undefined) {
-    // Sent as a plain body: no Error object, no stack trace, no error handler on the 429 path.
-    reply.code(out.statusCode).type(out.body.contentType).send(out.body.body);
-    return;
-  }
-  next();
+  runAll(request, reply, done, limiters, i + 1);
 }
 
 function plugin(fastify: FastifyInstance, options: FastifyRateLimitOptions, done: (err?: Error) => void): void {
