@@ -5,11 +5,24 @@ const swc = [
   { jsc: { parser: { syntax: 'typescript', decorators: true }, target: 'es2022', transform: { decoratorVersion: '2022-03' } } },
 ] as const;
 
+// NestJS apps (packages/nestjs/test, examples/nestjs) use TypeScript's legacy decorators with
+// metadata, as Nest requires; everything else uses the standard ones.
+const swcLegacyDecorators = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      target: 'es2022',
+      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+    },
+  },
+] as const;
+
 const moduleNameMapper = {
   '^@ratekeeper/core$': '<rootDir>/packages/core/src/index.ts',
   '^@ratekeeper/core/redis$': '<rootDir>/packages/core/src/redis.ts',
   '^@ratekeeper/core/http$': '<rootDir>/packages/core/src/http.ts',
-  '^@ratekeeper/(express|fastify|koa|web|hono)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@ratekeeper/(express|fastify|koa|web|hono|nestjs)$': '<rootDir>/packages/$1/src/index.ts',
 };
 
 /** Suites that need Redis (standalone, Cluster): the `integration` project; everything else is `unit`. */
@@ -25,7 +38,10 @@ const REDIS_SUITES = [
 const base = {
   rootDir: process.cwd(),
   testEnvironment: 'node',
-  transform: { '^.+\\.(t|j)sx?$': swc as unknown as [string, Record<string, unknown>] },
+  transform: {
+    '/(packages/nestjs/test|examples/nestjs)/.+\\.tsx?$': swcLegacyDecorators as unknown as [string, Record<string, unknown>],
+    '^.+\\.(t|j)sx?$': swc as unknown as [string, Record<string, unknown>],
+  },
   moduleNameMapper,
   testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
 };

@@ -181,11 +181,22 @@ export function checkSnippets(snippets: readonly Snippet[]): SnippetProblem[] {
   }
 }
 
+// NestJS's decorators are TypeScript's legacy ones: blocks importing @nestjs/* compile as a Nest app
+// does (`experimentalDecorators`, `emitDecoratorMetadata`), in a program of their own.
+const usesNest = (g: Generated): boolean => /from ['"]@nestjs\//.test(g.snippet.code);
+
 function compile(snippets: readonly Snippet[], generated: readonly Generated[]): SnippetProblem[] {
+  const nest = generated.filter(usesNest);
+  const rest = generated.filter((g) => !usesNest(g));
+  const nestOptions = { ...compilerOptions(), experimentalDecorators: true, emitDecoratorMetadata: true };
+  return [...compileGroup(snippets, rest, compilerOptions()), ...(nest.length > 0 ? compileGroup([], nest, nestOptions) : [])];
+}
+
+function compileGroup(snippets: readonly Snippet[], generated: readonly Generated[], options: ts.CompilerOptions): SnippetProblem[] {
   const ambient = readdirSync(PRELUDES)
     .filter((name) => name.endsWith('.d.ts'))
     .map((name) => join(PRELUDES, name));
-  const program = ts.createProgram({ rootNames: [...generated.map((g) => g.file), ...ambient], options: compilerOptions() });
+  const program = ts.createProgram({ rootNames: [...generated.map((g) => g.file), ...ambient], options });
   const byFile = new Map(generated.map((g) => [ts.sys.resolvePath(g.file), g]));
   const problems: SnippetProblem[] = [];
   const report = (diagnostic: ts.Diagnostic): void => {

@@ -13,7 +13,7 @@ describe('@ratekeeper/hono on @hono/node-server', () => {
     await new Promise<void>((resolve) => {
       server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve());
     });
-    return `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${((server as ReturnType<typeof serve>).address() as AddressInfo).port}`;
   }
 
   it("a handler's own Response (also an immutable one) carries the headers; the connection's address is the key", async () => {

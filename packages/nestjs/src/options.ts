@@ -1,0 +1,27 @@
+import type { RateLimitOverrides } from '@ratekeeper/core';
+
+/**
+ * The request the options' functions receive: the platform's (`express.Request` or Fastify's
+ * `FastifyRequest` over HTTP; for GraphQL the request in the GraphQL context). Give your own type
+ * as the type parameter of `forRoot` / `@RateLimit` to reach `req.user` and friends.
+ */
+export interface NestRequest {
+  readonly ip?: string | undefined;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/**
+ * Options of `@RateLimit()` on a controller class or a handler method: the HTTP options of every
+ * ratekeeper adapter. Method options override class options override module options; the rules
+ * (`limit`/`window`/`algorithm`/`burst`/`blockFor`/`name`, or `rules`) are taken as a whole.
+ */
+export type RateLimitDecoratorOptions<Req = NestRequest> = RateLimitOverrides<Req>;
+
+/** Options of `RateLimitModule.forRoot`: defaults for every route, and whether the guard is global. */
+export type RateLimitModuleOptions<Req = NestRequest> = RateLimitOverrides<Req> & {
+  /**
+   * Register `RateLimitGuard` as a global guard (`APP_GUARD`). With `false`, put it on
+   * controllers or handlers yourself with `@UseGuards(RateLimitGuard)`. @default true
+   */
+  global?: boolean;
+};
