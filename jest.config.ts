@@ -31,6 +31,7 @@ const REDIS_SUITES = [
   '<rootDir>/packages/core/test/throttle/redis-',
   '<rootDir>/test/conformance/redis-store',
   '<rootDir>/examples/redis-cluster/',
+  '<rootDir>/packages/nestjs/test/redis-',
   // RedisStore on Bun and Deno (test/runtimes/redis-bun.test.ts, redis-deno.test.ts).
   '<rootDir>/test/runtimes/redis-',
 ];
