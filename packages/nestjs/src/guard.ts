@@ -10,8 +10,8 @@ import {
   mergeRateLimitOptions,
   type NodeResponseLike,
 } from '@ratekeeper/core/http';
-import { RateLimitException } from './exception';
-import type { NestRequest, RateLimitDecoratorOptions, RateLimitModuleOptions } from './options';
+import { RateLimitException, RateLimitGraphQLException } from './exception';
+import type { NestRequest, NestWsRequest, RateLimitDecoratorOptions, RateLimitModuleOptions } from './options';
 import { RATE_LIMIT_METADATA, RATE_LIMIT_OPTIONS, SKIP_METADATA } from './tokens';
 
 type Req = NestRequest & { rateLimit?: unknown; raw?: { socket?: { remoteAddress?: string } }; app?: { get?(name: string): unknown } };
@@ -22,6 +22,49 @@ interface PlatformResponse {
   removeHeader?(name: string): unknown;
   header?(name: string, value: string): unknown;
   raw?: NodeResponseLike & { removeHeader(name: string): unknown };
+}
+
+/** What the guard reads of the GraphQL context (`context.getArgByIndex(2)`). */
+interface GraphQLContext {
+  /** Apollo (Express and Fastify integrations), Mercurius with a `context` that returns it. */
+  req?: Req;
+  /** Mercurius. */
+  request?: Req;
+  /** Express's response, when the context function returns it. */
+  res?: PlatformResponse;
+  /** Fastify's reply (Mercurius; Apollo on Fastify when the context function returns it). */
+  reply?: PlatformResponse;
+}
+
+/** What the guard reads of the `GraphQLResolveInfo` (`context.getArgByIndex(3)`). */
+interface GraphQLInfo {
+  readonly fieldName: string;
+  readonly parentType: { readonly name: string };
+  /** `prev` is undefined for the operation's root fields (`Query.x`, `Mutation.y`). */
+  readonly path?: { readonly prev?: unknown };
+}
+
+/** A gateway's client: a socket.io `Socket` or a `ws` `WebSocket`. */
+interface WsClient {
+  handshake?: { address?: string; headers?: NestRequest['headers'] };
+  _socket?: { remoteAddress?: string };
+  rateLimit?: unknown;
+}
+
+type WsExceptionClass = new (error: object) => Error;
+let wsException: WsExceptionClass | undefined;
+let wsLoading: Promise<WsExceptionClass> | undefined;
+
+/**
+ * `WsException` of the app's `@nestjs/websockets` (an optional peer, imported at a gateway's first
+ * message): known synchronously from then on, so a limited message fails in its own turn.
+ */
+function loadWsException(): Promise<WsExceptionClass> {
+  wsLoading ??= import('@nestjs/websockets').then((m) => {
+    wsException = (m.WsException ?? (m as unknown as { default: typeof m }).default.WsException) as unknown as WsExceptionClass;
+    return wsException;
+  });
+  return wsLoading;
 }
 
 /** One limiter per bucket scope (the module, a controller, a handler), with its route name. */
@@ -76,14 +119,59 @@ export class RateLimitGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean | undefined>(SKIP_METADATA, [handler, cls]) === true) return true;
     const entry = this.#entryFor(cls, handler);
     if (entry === null) return true;
-    if (context.getType() !== 'http') return true;
-    const http = context.switchToHttp();
-    const req = http.getRequest<Req>();
-    const res = http.getResponse<PlatformResponse>();
-    this.#routes.set(req, entry.route);
-    const out = entry.limiter.handle(req, req);
-    if (out instanceof Promise) return out.then((o) => apply(req, res, o));
-    return apply(req, res, out);
+    const type = context.getType<string>();
+    if (type === 'http') {
+      const http = context.switchToHttp();
+      const req = http.getRequest<Req>();
+      const res = http.getResponse<PlatformResponse>();
+      this.#routes.set(req, entry.route);
+      const out = entry.limiter.handle(req, req);
+      if (out instanceof Promise) return out.then((o) => apply(req, res, o, false));
+      return apply(req, res, out, false);
+    }
+    if (type === 'graphql') return this.#graphql(context, entry);
+    if (type === 'ws') return this.#ws(context, entry);
+    return true;
+  }
+
+  /**
+   * A GraphQL operation field (`Query.x`, `Mutation.y`): the request and response come from the
+   * resolver's context, the field from its info. Each root field counts (several in one HTTP
+   * request count several times); field resolvers only count with a `@RateLimit` of their own.
+   */
+  #graphql(context: ExecutionContext, entry: Entry): boolean | Promise<boolean> {
+    const gql = context.getArgByIndex<GraphQLContext | undefined>(2);
+    const info = context.getArgByIndex<GraphQLInfo | undefined>(3);
+    const req = gql?.req ?? gql?.request;
+    if (typeof req !== 'object' || req === null || typeof info !== 'object' || info === null) return true;
+    if (info.path?.prev !== undefined && entry.limiter === this.#moduleEntry?.limiter) return true;
+    const res = gql?.res ?? gql?.reply ?? (req as { res?: PlatformResponse }).res;
+    this.#routes.set(req, `${info.parentType.name}.${info.fieldName}`);
+    // The info object is this field's own: the field counts once per limiter, each field on its own.
+    const out = entry.limiter.handle(req, info);
+    if (out instanceof Promise) return out.then((o) => apply(req, res, o, true));
+    return apply(req, res, out, true);
+  }
+
+  /** A gateway's message: the client's address, the handshake's headers, the event name. */
+  #ws(context: ExecutionContext, entry: Entry): boolean | Promise<boolean> {
+    if (wsException === undefined) void loadWsException();
+    const ws = context.switchToWs();
+    const client = ws.getClient<WsClient>();
+    // `getPattern` is Nest 11's; before, the handler stands for the event.
+    const pattern = typeof ws.getPattern === 'function' ? ws.getPattern() : undefined;
+    const event = typeof pattern === 'string' ? pattern : pattern === undefined ? entry.route : JSON.stringify(pattern);
+    const req: NestWsRequest & { rateLimit?: unknown } = {
+      ip: client.handshake?.address ?? client._socket?.remoteAddress,
+      headers: client.handshake?.headers ?? {},
+      client,
+      event,
+      data: ws.getData(),
+    };
+    this.#routes.set(req, event);
+    const out = entry.limiter.handle(req as unknown as Req, req);
+    if (out instanceof Promise) return out.then((o) => wsApply(client, req, o));
+    return wsApply(client, req, out);
   }
 
   /** The limiter whose rules apply to `handler` of `cls`, built once; null when none apply. */
@@ -156,9 +244,52 @@ export class RateLimitGuard implements CanActivate {
 }
 
 /** Sets the headers, remembers the decision, arranges the refund, or throws the 429. */
-function apply(req: Req, res: PlatformResponse, out: HttpOutcome | undefined): boolean {
+function apply(req: Req, res: PlatformResponse | undefined, out: HttpOutcome | undefined, graphql: boolean): boolean {
   if (out === undefined) return true;
   req.rateLimit = out.decision;
+  if (res !== undefined) respond(res, out);
+  if (!out.blocked) return true;
+  if (graphql) throw new RateLimitGraphQLException(messageText(out), out.statusCode, out.headers ?? {}, out.decision);
+  const body = out.body;
+  let response: string | object = '';
+  if (body !== undefined) response = body.contentType.startsWith('application/json') ? (JSON.parse(body.body) as object) : body.body;
+  throw new RateLimitException(response, out.statusCode, out.headers ?? {}, out.decision);
+}
+
+/** The limited answer's text: the `message` option's text, or the `message` field of its JSON. */
+function messageText(out: HttpOutcome): string {
+  const body = out.body;
+  if (body === undefined) return '';
+  if (!body.contentType.startsWith('application/json')) return body.body;
+  const value = JSON.parse(body.body) as { message?: unknown };
+  return typeof value?.message === 'string' ? value.message : body.body;
+}
+
+/**
+ * A gateway's message: the decision on the client (`client.rateLimit`, the latest message's), or
+ * a `WsException` whose error Nest's filter emits as the `exception` event:
+ * `{ status: 'error', message, code: 'RATE_LIMITED', retryAfter }`.
+ */
+function wsApply(client: WsClient, req: { rateLimit?: unknown }, out: HttpOutcome | undefined): boolean | Promise<boolean> {
+  if (out === undefined) return true;
+  req.rateLimit = out.decision;
+  client.rateLimit = out.decision;
+  if (!out.blocked) return true;
+  const retryAfterMs = out.decision.retryAfterMs;
+  const error = {
+    status: 'error',
+    message: messageText(out),
+    code: 'RATE_LIMITED',
+    retryAfter: Number.isFinite(retryAfterMs) ? Math.ceil(retryAfterMs / 1000) : -1,
+  };
+  const fail = (WsException: WsExceptionClass): never => {
+    throw Object.assign(new WsException(error), { decision: out.decision, retryAfter: error.retryAfter });
+  };
+  return wsException === undefined ? loadWsException().then(fail) : fail(wsException);
+}
+
+/** The response's headers and refund. */
+function respond(res: PlatformResponse, out: HttpOutcome): void {
   const raw = res.raw;
   // Fastify keeps headers on the reply until it sends: remove them there, not on the raw response.
   if (out.clear !== undefined) for (const name of out.clear) res.removeHeader?.(name);
@@ -167,11 +298,6 @@ function apply(req: Req, res: PlatformResponse, out: HttpOutcome | undefined): b
     else if (typeof res.header === 'function') for (const name in out.headers) res.header(name, out.headers[name] as string);
   }
   finishOnClose((raw ?? res) as NodeResponseLike, out.finish);
-  if (!out.blocked) return true;
-  const body = out.body;
-  let response: string | object = '';
-  if (body !== undefined) response = body.contentType.startsWith('application/json') ? (JSON.parse(body.body) as object) : body.body;
-  throw new RateLimitException(response, out.statusCode, out.headers ?? {}, out.decision);
 }
 
 // Nest's DI metadata, applied without decorator syntax (no `experimentalDecorators` needed to

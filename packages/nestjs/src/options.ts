@@ -2,12 +2,27 @@ import type { RateLimitOverrides } from '@ratekeeper/core';
 
 /**
  * The request the options' functions receive: the platform's (`express.Request` or Fastify's
- * `FastifyRequest` over HTTP; for GraphQL the request in the GraphQL context). Give your own type
- * as the type parameter of `forRoot` / `@RateLimit` to reach `req.user` and friends.
+ * `FastifyRequest` over HTTP; for GraphQL the request in the GraphQL context, `req` or
+ * `request`; for a WebSocket gateway a {@link NestWsRequest}). Give your own type as the type
+ * parameter of `forRoot` / `@RateLimit` to reach `req.user` and friends.
  */
 export interface NestRequest {
   readonly ip?: string | undefined;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** The request of a gateway's message (`@nestjs/websockets`), built by the guard for each message. */
+export interface NestWsRequest extends NestRequest {
+  /** The client's address: socket.io's `handshake.address`, or the `ws` socket's `remoteAddress`. */
+  readonly ip: string | undefined;
+  /** socket.io's handshake headers; empty with `ws`. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The gateway's client: a socket.io `Socket` or a `ws` `WebSocket`. */
+  readonly client: unknown;
+  /** The event (`@SubscribeMessage('event')`): what `key: 'route'` uses. */
+  readonly event: string;
+  /** The message's payload. */
+  readonly data: unknown;
 }
 
 /**
