@@ -5,8 +5,9 @@ const swc = [
   { jsc: { parser: { syntax: 'typescript', decorators: true }, target: 'es2022', transform: { decoratorVersion: '2022-03' } } },
 ] as const;
 
-// NestJS apps (packages/nestjs/test, examples/nestjs) use TypeScript's legacy decorators with
-// metadata, as Nest requires; everything else uses the standard ones.
+// NestJS apps (packages/nestjs/test, examples/nestjs) and the routing-controllers and tsoa apps
+// (examples/class-routers) use TypeScript's legacy decorators with metadata, as those frameworks
+// require; everything else uses the standard ones.
 const swcLegacyDecorators = [
   '@swc/jest',
   {
@@ -40,7 +41,10 @@ const base = {
   rootDir: process.cwd(),
   testEnvironment: 'node',
   transform: {
-    '/(packages/nestjs/test|examples/nestjs)/.+\\.tsx?$': swcLegacyDecorators as unknown as [string, Record<string, unknown>],
+    '/(packages/nestjs/test|examples/nestjs|examples/class-routers)/.+\\.tsx?$': swcLegacyDecorators as unknown as [
+      string,
+      Record<string, unknown>,
+    ],
     '^.+\\.(t|j)sx?$': swc as unknown as [string, Record<string, unknown>],
   },
   moduleNameMapper,

@@ -85,7 +85,8 @@ const definesRules = (o: object | undefined): boolean =>
  */
 export class RateLimitGuard implements CanActivate {
   readonly #module: LooseRateLimitOptions<Req>;
-  readonly #byHandler = new WeakMap<object, Entry | null>();
+  /** By class, then handler: a handler inherited by several controllers gets each class's options. */
+  readonly #byHandler = new WeakMap<object, WeakMap<object, Entry | null>>();
   readonly #byClass = new WeakMap<object, Entry>();
   #moduleEntry: Entry | null | undefined;
   /** The route name of each request being decided (read by the adapter's `route`). */
@@ -176,7 +177,12 @@ export class RateLimitGuard implements CanActivate {
 
   /** The limiter whose rules apply to `handler` of `cls`, built once; null when none apply. */
   #entryFor(cls: object, handler: object): Entry | null {
-    const known = this.#byHandler.get(handler);
+    let byHandler = this.#byHandler.get(cls);
+    if (byHandler === undefined) {
+      byHandler = new WeakMap();
+      this.#byHandler.set(cls, byHandler);
+    }
+    const known = byHandler.get(handler);
     if (known !== undefined) return known;
     const classOptions = this.reflector.get<RateLimitDecoratorOptions<Req> | undefined>(RATE_LIMIT_METADATA, cls as never);
     const methodOptions = this.reflector.get<RateLimitDecoratorOptions<Req> | undefined>(RATE_LIMIT_METADATA, handler as never);
@@ -199,7 +205,7 @@ export class RateLimitGuard implements CanActivate {
     } else {
       entry = this.#moduleLimiter(route);
     }
-    this.#byHandler.set(handler, entry);
+    byHandler.set(handler, entry);
     return entry;
   }
 

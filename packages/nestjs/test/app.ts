@@ -104,7 +104,22 @@ export class GuardedController {
   }
 }
 
-export const ALL_CONTROLLERS: Type[] = [OpenController, AdminController, PublicController];
+/** A handler two controllers inherit: each class's options must apply to it. */
+export class BaseController {
+  @Get('h')
+  h(): string {
+    return 'h';
+  }
+}
+
+@Controller('one')
+export class OneController extends BaseController {}
+
+@RateLimit({ limit: 1, window: '1m', now })
+@Controller('two')
+export class TwoController extends BaseController {}
+
+export const ALL_CONTROLLERS: Type[] = [OpenController, AdminController, PublicController, OneController, TwoController];
 
 /** A Nest app on the platform, listening on 127.0.0.1, and a supertest agent for it. */
 export async function start(

@@ -78,6 +78,14 @@ describe.each<Platform>(['express', 'fastify'])('@ratekeeper/nestjs on platform-
     expect((await http.get('/costly')).status).toBe(429);
   });
 
+  it("an inherited handler gets each controller's own options", async () => {
+    const http = await boot([RateLimitModule.forRoot({ limit: 100, window: '1m', now })]);
+    expect((await http.get('/one/h')).headers['x-ratelimit-limit']).toBe('100');
+    expect((await http.get('/two/h')).status).toBe(200);
+    expect((await http.get('/two/h')).status).toBe(429);
+    expect((await http.get('/one/h')).status).toBe(200);
+  });
+
   it('tiers: rules chosen per request', async () => {
     const plans = {
       free: defineRules([{ limit: 1, window: '1m', name: 'free' }]),
