@@ -7,5 +7,5 @@ export { RateLimit, SkipRateLimit } from './decorators';
 export { type RateLimitErrorExtensions, RateLimitException, RateLimitGraphQLException } from './exception';
 export { RateLimitGuard } from './guard';
 export { RateLimitModule, type RateLimitModuleAsyncOptions } from './module';
-export type { NestRequest, NestWsRequest, RateLimitDecoratorOptions, RateLimitModuleOptions } from './options';
+export type { NestRequest, NestWsRequest, RateLimitDecoratorOptions, RateLimitedRequest, RateLimitModuleOptions } from './options';
 export { RATE_LIMIT_OPTIONS } from './tokens';

@@ -1,4 +1,5 @@
 import type { RateLimitOverrides } from '@ratekeeper/core';
+import type { RequestDecision } from '@ratekeeper/core/http';
 
 /**
  * The request the options' functions receive: the platform's (`express.Request` or Fastify's
@@ -40,3 +41,13 @@ export type RateLimitModuleOptions<Req = NestRequest> = RateLimitOverrides<Req> 
    */
   global?: boolean;
 };
+
+/**
+ * What the guard adds to a request it counted: intersect it with your platform's request type.
+ * @example
+ * login(@Req() req: Request & RateLimitedRequest) { return req.rateLimit?.remaining; }
+ */
+export interface RateLimitedRequest {
+  /** The decision of the limiter that counted this request, with its `key`, `refund()` and `reset()`. */
+  rateLimit?: RequestDecision;
+}
