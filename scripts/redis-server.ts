@@ -131,7 +131,12 @@ export async function startRedis(options: { port?: number; args?: string[]; dir?
       } catch {
         // already gone
       }
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+      // A referenced timer: the child is unref()'d, so without one Node could find nothing left to
+      // wait for and exit (with code 0) in the middle of a Jest global teardown, hiding the run's
+      // failures from its exit code.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
