@@ -9,7 +9,7 @@ import { BlockedCache } from './blocked-cache';
 import { isNoScript, isRedisClient, type RedisClient, replaySafeConnection, whenReady } from './client';
 import { connectionHealth } from './connection-health';
 import { escapeGlob, hashTag } from './keys';
-import { buildScript, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
+import { buildScript, declaresBlockKeys, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
 import { SyncedClock } from './synced-clock';
 
 /** Options of {@link RedisStore}. */
@@ -149,6 +149,8 @@ export class RedisStore implements Store {
 interface Script {
   readonly src: string;
   readonly sha: string;
+  /** Whether KEYS also hold every rule's blockFor key. */
+  readonly blockKeys: boolean;
 }
 
 type Send = (...args: (string | number)[]) => Promise<unknown>;
@@ -187,7 +189,7 @@ class BoundRedisStore implements BoundStore {
     this.#patterns = rules.map((r) => `${escapeGlob(`${prefix}${r.id}`)}:{*`);
     const script = (op: Operation): Script => {
       const src = buildScript(op, rules, SCRIPT_CLOCK[store.clock], SLACK[store.clock]);
-      return { src, sha: createHash('sha1').update(src).digest('hex') };
+      return { src, sha: createHash('sha1').update(src).digest('hex'), blockKeys: declaresBlockKeys(op, rules) };
     };
     this.#scripts = { consume: script('consume'), peek: script('peek'), refund: script('refund'), reset: script('reset') };
     this.#cache = cacheKeys > NEVER_CACHE ? new BlockedCache(cacheKeys) : undefined;
@@ -252,8 +254,10 @@ class BoundRedisStore implements BoundStore {
   #call(op: Operation, key: string, now: number, cost: number, chargedAt: number): Promise<RawResult> {
     const tag = hashTag(key);
     const heads = this.#heads;
-    const args: (string | number)[] = [this.#scripts[op].sha, heads.length];
+    const script = this.#scripts[op];
+    const args: (string | number)[] = [script.sha, script.blockKeys ? 2 * heads.length : heads.length];
     for (let i = 0; i < heads.length; i++) args.push(`${heads[i]}${tag}}`);
+    if (script.blockKeys) for (let i = 0; i < heads.length; i++) args.push(`${heads[i]}${tag}}:b`);
     if (op !== 'reset') {
       const t = this.#clientClock ? now : 0;
       if (op === 'refund') args.push(t, cost, chargedAt);

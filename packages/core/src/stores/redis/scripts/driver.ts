@@ -77,10 +77,10 @@ local function hnum(k, f, v)
 end
 `;
 
-// A key's blockFor deadline (0: none). A value that is not a number is foreign: dropped, reported.
+// A key's blockFor deadline (0: none), from its block key. A value that is not a number is foreign:
+// dropped, reported.
 const BLOCKED_UNTIL = `
-local function blocked_until(k)
-  local b = k .. ':b'
+local function blocked_until(b)
   local v = call('GET', b)
   if not v then return 0 end
   local t = tonumber(v)
@@ -94,6 +94,8 @@ interface RuleCode {
   readonly i: number;
   /** `KEYS[i]`. */
   readonly k: string;
+  /** The rule's blockFor key, `KEYS[n + i]` (declared only when some rule blocks). */
+  readonly b: string;
   /** The twin's function name prefix. */
   readonly p: string;
   /** The constant arguments `W, L, B`. */
@@ -114,7 +116,7 @@ const evaluateRule = (r: RuleCode, consuming: boolean, cost: string): string => 
   if (r.blockForMs <= 0) return `local o${r.i} = ${call}`;
   return `local o${r.i}
 do
-  local blk = blocked_until(${r.k})
+  local blk = blocked_until(${r.b})
   if blk > now then o${r.i} = {blocked = true, allowed = false, remaining = 0, reset_ms = blk - now, retry_after_ms = blk - now}
   else o${r.i} = ${call} end
 end`;
@@ -134,7 +136,7 @@ const consume = (rules: readonly RuleCode[]): string => {
     lines.push(`if ${o}.allowed then ${o}.remaining = ${o}.remaining + cost`);
     if (r.blockForMs > 0) {
       lines.push(`elseif ${o}.retry_after_ms ~= INF then`);
-      lines.push(`  redis.call('SET', ${r.k} .. ':b', sfmt('%d', now + ${r.blockForMs}), 'PX', sfmt('%d', ${r.blockForMs} + SLACK))`);
+      lines.push(`  redis.call('SET', ${r.b}, sfmt('%d', now + ${r.blockForMs}), 'PX', sfmt('%d', ${r.blockForMs} + SLACK))`);
       lines.push(`  local wait = math.max(${o}.retry_after_ms, ${r.blockForMs})`);
       lines.push(`  ${o}.remaining = 0; ${o}.retry_after_ms = wait`);
       lines.push(`  if ${o}.reset_ms < wait then ${o}.reset_ms = wait end`);
@@ -175,11 +177,20 @@ const refund = (rules: readonly RuleCode[]): string =>
     'return REPAIRED',
   ].join('\n');
 
-// KEYS[i]: rule i's state key; its blockFor key (KEYS[i] .. ':b') goes with it.
+// KEYS: every rule's state key, then every rule's blockFor key.
 const RESET = `
-for i = 1, #KEYS do redis.call('UNLINK', KEYS[i], KEYS[i] .. ':b') end
+redis.call('UNLINK', unpack(KEYS))
 return 0
 `;
+
+/**
+ * Whether an operation's KEYS also hold the rules' blockFor keys (`KEYS[n + i]` for rule i): every
+ * key a script touches is declared, as Redis's scripting rules and Dragonfly require. Reset clears
+ * them all; consume and peek read them when a rule blocks; refund never touches them.
+ */
+export function declaresBlockKeys(op: Operation, rules: readonly ResolvedRule[]): boolean {
+  return op === 'reset' || (op !== 'refund' && rules.some((r) => r.blockForMs > 0));
+}
 
 // Keeps only the functions of a twin an operation calls (directly or through another): each is a
 // closure built on every call.
@@ -217,7 +228,8 @@ const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000
  *
  * What a call passes (`BoundRedisStore#call`):
  * - `KEYS[i]`: the state key of rule i, `prefix + rule.id + ':{' + hash tag + '}'`, one per rule in
- *   rule order (all in one Cluster slot); a rule's blockFor deadline lives at `KEYS[i] .. ':b'`.
+ *   rule order (all in one Cluster slot); then, when {@link declaresBlockKeys}, `KEYS[n + i]`: rule
+ *   i's blockFor key (the state key + `':b'`).
  * - `ARGV[1]`: `now` in epoch ms for the client clock (else unused, see {@link ScriptClock});
  * - `ARGV[2]`: the cost (peek: 1);
  * - `ARGV[3]`: consume: the deadline (−1: none); refund: the charge's time (`chargedAt`).
@@ -229,6 +241,7 @@ export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock
   const code: RuleCode[] = rules.map((r, index) => ({
     i: index + 1,
     k: `KEYS[${index + 1}]`,
+    b: `KEYS[${rules.length + index + 1}]`,
     p: ALGORITHM_DESCRIPTORS[r.algorithm].idPrefix,
     wlb: `${r.windowMs}, ${r.limit}, ${r.burst}`,
     blockForMs: r.blockForMs,

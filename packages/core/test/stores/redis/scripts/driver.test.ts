@@ -1,5 +1,6 @@
-import { resolveRule } from '../../../../src/rules';
-import { buildScript, MAX_REDIS_RULES } from '../../../../src/stores/redis/scripts/driver';
+import { ALGORITHMS, type Rule, resolveRule } from '../../../../src/rules';
+import { buildScript, declaresBlockKeys, MAX_REDIS_RULES, type Operation } from '../../../../src/stores/redis/scripts/driver';
+import { newRedis, uniquePrefix } from '../helpers';
 
 // Each `local function` is a closure Redis builds again on every call, so a script defines only
 // what its operation runs; the rest of its cost is tables, one per rule evaluation.
@@ -48,5 +49,55 @@ describe('generated scripts', () => {
     const locals = buildScript('consume', rules, 'time', 0).match(/^local o\d+/gm) ?? [];
     expect(locals).toHaveLength(MAX_REDIS_RULES);
     expect(MAX_REDIS_RULES).toBeLessThanOrEqual(190);
+  });
+});
+
+// Every key a script touches must be in KEYS (Redis's scripting rules; Dragonfly enforces them).
+// Each generated script runs against the test redis-server with every redis.call / redis.pcall
+// routed through a guard that raises on a key not in KEYS.
+describe('declared keys', () => {
+  const GUARD = `
+local declared = {}
+for _, k in ipairs(KEYS) do declared[k] = true end
+local function guard_keys(cmd, k, ...)
+  if cmd == 'TIME' then return end
+  if not declared[k] then error('undeclared key ' .. tostring(k) .. ' in ' .. cmd) end
+  if cmd == 'UNLINK' or cmd == 'DEL' then
+    for _, other in ipairs({...}) do if not declared[other] then error('undeclared key ' .. other) end end
+  end
+end
+local function guarded_call(cmd, k, ...)
+  if k == nil then return redis.call(cmd) end
+  guard_keys(cmd, k, ...)
+  return redis.call(cmd, k, ...)
+end
+local function guarded_pcall(cmd, k, ...) guard_keys(cmd, k, ...) return redis.pcall(cmd, k, ...) end
+`;
+  const guarded = (src: string): string =>
+    GUARD + src.replace(/redis\.call\(/g, 'guarded_call(').replace(/redis\.pcall\(/g, 'guarded_pcall(');
+  const client = newRedis();
+  afterAll(() => client.quit());
+
+  it.each(ALGORITHMS)('%s with blockFor: consume (until blocked), peek, refund and reset touch only KEYS', async (algorithm) => {
+    const rules = [
+      resolveRule({ limit: 2, window: 60_000, algorithm, blockFor: 30_000 } as Rule),
+      resolveRule({ limit: 5, window: 3_600_000, algorithm: 'fixed-window' }),
+    ];
+    const prefix = uniquePrefix(`keys-${algorithm}`);
+    const state = rules.map((r) => `${prefix}${r.id}:{k}`);
+    const keysFor = (op: Operation) => (declaresBlockKeys(op, rules) ? [...state, ...state.map((k) => `${k}:b`)] : state);
+    const run = (op: Operation, argv: (string | number)[]) => {
+      const keys = keysFor(op);
+      return client.eval(guarded(buildScript(op, rules, 'time', 0)), keys.length, ...keys, ...argv);
+    };
+    const results: unknown[] = [];
+    for (let i = 0; i < 4; i++) results.push(await run('consume', [0, 1, -1]));
+    // The third consume was refused and blocked the key: the fourth sees the block key.
+    expect((results[2] as number[])[1]).toBe(0);
+    expect(await client.exists(`${state[0]}:b`)).toBe(1);
+    await run('peek', [0, 1]);
+    await run('refund', [0, 1, Date.now()]);
+    await run('reset', []);
+    expect(await client.exists(...state, ...state.map((k) => `${k}:b`))).toBe(0);
   });
 });
