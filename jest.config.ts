@@ -23,6 +23,7 @@ const moduleNameMapper = {
   '^@ratekeeper/core$': '<rootDir>/packages/core/src/index.ts',
   '^@ratekeeper/core/redis$': '<rootDir>/packages/core/src/redis.ts',
   '^@ratekeeper/core/http$': '<rootDir>/packages/core/src/http.ts',
+  '^@ratekeeper/core/testing$': '<rootDir>/packages/core/src/testing.ts',
   '^@ratekeeper/(express|fastify|koa|web|hono|nestjs)$': '<rootDir>/packages/$1/src/index.ts',
 };
 

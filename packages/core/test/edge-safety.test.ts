@@ -3,8 +3,9 @@ import { join, relative } from 'node:path';
 import { emitWarning } from '../src/warn';
 
 const SRC = join(__dirname, '..', 'src');
-// Redis is reached only through `@ratekeeper/core/redis`, a Node-only entry point.
-const NODE_ONLY = [/^stores\/redis\//, /^redis\.ts$/];
+// Redis is reached only through `@ratekeeper/core/redis`, and the test helpers (node:assert) through
+// `@ratekeeper/core/testing`: Node-only entry points (Bun and Deno implement what they use).
+const NODE_ONLY = [/^stores\/redis\//, /^redis\.ts$/, /^testing\//, /^testing\.ts$/];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

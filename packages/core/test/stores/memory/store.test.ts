@@ -1,4 +1,4 @@
 import { MemoryStore } from '@ratekeeper/core';
-import { describeStoreContract } from '../store-contract';
+import { describeStoreContract } from '@ratekeeper/core/testing';
 
-describeStoreContract('MemoryStore', () => new MemoryStore());
+describeStoreContract({ describe, it }, 'MemoryStore', () => new MemoryStore());

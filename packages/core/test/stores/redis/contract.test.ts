@@ -1,5 +1,5 @@
 import { RedisStore } from '@ratekeeper/core/redis';
-import { describeStoreContract } from '../store-contract';
+import { describeStoreContract } from '@ratekeeper/core/testing';
 import { newCluster, newRedis } from './helpers';
 
 const redis = newRedis();
@@ -8,5 +8,5 @@ afterAll(async () => {
   await Promise.all([redis.quit(), cluster.quit()]);
 });
 
-describeStoreContract('RedisStore (standalone, client clock)', () => new RedisStore({ client: redis, clock: 'client' }));
-describeStoreContract('RedisStore (Cluster, client clock)', () => new RedisStore({ client: cluster, clock: 'client' }));
+describeStoreContract({ describe, it }, 'RedisStore (standalone, client clock)', () => new RedisStore({ client: redis, clock: 'client' }));
+describeStoreContract({ describe, it }, 'RedisStore (Cluster, client clock)', () => new RedisStore({ client: cluster, clock: 'client' }));
