@@ -3,6 +3,7 @@ import { monotonicNow } from './clock';
 import type { Decision } from './decision';
 import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 import type { StoreError } from './errors/store-error';
+import { trackLimiter } from './registry';
 import { capacityOf, type ResolvedRule, RULE_FIELDS, type RuleOptions, resolveRule, resolveRules } from './rules';
 import { storageKey } from './storage-key';
 import { isPromise, StoreGuard } from './store-guard';
@@ -189,6 +190,7 @@ class RateLimiter implements Limiter, Decider {
       this.rules = Object.freeze([resolveRule(rule, '')]);
     }
     const { store, prefix, policy, timeoutMs, retryMs } = resolveStoreSettings(options);
+    trackLimiter(this);
     this.now = options.now ?? monotonicNow;
     // The guard is created below; reports from a store reach it through this closure.
     const bindOptions = { timeoutMs, report: (error: StoreError) => void this.#guard.report(error) };

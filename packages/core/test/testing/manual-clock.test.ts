@@ -1,5 +1,6 @@
 import { createLimiter } from '@ratekeeper/core';
-import { manualClock } from '@ratekeeper/core/testing';
+import { createHttpLimiter } from '@ratekeeper/core/http';
+import { inspectKey, manualClock, resetAllLimiters } from '@ratekeeper/core/testing';
 
 describe('manualClock', () => {
   it('drives a limiter: the window turns when the clock is advanced, never before', async () => {
@@ -19,5 +20,35 @@ describe('manualClock', () => {
     expect(() => clock.set(Number.NaN)).toThrow(RangeError);
     clock.set(5000);
     expect(clock.now()).toBe(5000);
+  });
+});
+
+describe('inspectKey and resetAllLimiters', () => {
+  it('inspect every rule of a key without consuming; reset every limiter of the process, adapters included', async () => {
+    const clock = manualClock();
+    const limiter = createLimiter({
+      rules: [
+        { limit: 2, window: '1s', name: 'burst' },
+        { limit: 10, window: '1h', name: 'hourly' },
+      ],
+      now: clock.now,
+    });
+    // As an HTTP adapter builds it.
+    const middleware = createHttpLimiter(
+      { limit: 1, window: '1m', now: clock.now },
+      { ip: () => '', route: () => undefined, trustsProxy: () => false, header: () => undefined },
+    );
+    await limiter.consume('k');
+    const rules = await inspectKey(limiter, 'k');
+    expect(rules.map((r) => [r.rule.name, r.remaining])).toEqual([
+      ['burst', 1],
+      ['hourly', 9],
+    ]);
+    expect((await inspectKey(limiter, 'k'))[0]?.remaining).toBe(1);
+    await middleware.limiter?.consume('203.0.113.1');
+    expect((await middleware.limiter?.peek('203.0.113.1'))?.allowed).toBe(false);
+    await resetAllLimiters();
+    expect((await inspectKey(limiter, 'k')).map((r) => r.remaining)).toEqual([2, 10]);
+    expect((await middleware.limiter?.peek('203.0.113.1'))?.allowed).toBe(true);
   });
 });
