@@ -29,7 +29,7 @@ export function liveLimiters(): Limiter[] {
   return out;
 }
 
-/** @internal Entries held (live or not yet pruned), for the test that bounds them. */
+/** @public Entries held (live or not yet pruned): read by the registry test, in a child process. */
 export function trackedCount(): number {
   return live.size;
 }
