@@ -94,7 +94,9 @@ describe('refunds never create keys', () => {
     const limiter: Limiter = createLimiter({
       timeoutMs: 30_000,
       limit: 2,
-      window: 30,
+      // Long enough that the key is surely still there when checked right after the consume (a
+      // 30 ms window could expire first on a busy machine), short enough to wait for.
+      window: 800,
       algorithm,
       store: new RedisStore({ client: redis }),
       prefix,
