@@ -32,19 +32,24 @@ function build(): Promise<void> {
   });
 }
 
-async function ready(child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}:\n${output()}`);
-    try {
-      // Outside /api: the middleware does not count it.
-      await fetch(`${base}/`);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`next start did not answer within 30 s:\n${output()}`);
+/**
+ * Resolves when `next start` says it is ready on stdout (no polling, no timer: the beforeAll timeout
+ * bounds the wait); rejects if it exits first.
+ */
+function ready(child: ChildProcess, output: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = (): void => {
+      if (/\bReady\b/.test(output())) {
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        resolve();
+      }
+    };
+    const onExit = (code: number | null): void => reject(new Error(`next start exited with ${code}:\n${output()}`));
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+    onData();
+  });
 }
 
 beforeAll(async () => {
@@ -67,6 +72,8 @@ beforeAll(async () => {
     output += chunk;
   });
   await ready(child, () => output);
+  // Outside /api: the middleware does not count it.
+  expect((await fetch(`${base}/`)).status).toBeLessThan(500);
 }, 180_000);
 
 afterAll(async () => {
