@@ -12,6 +12,10 @@ export { type Framework, wrongFrameworkError } from './http/wrong-framework';
 
 export { finishOnClose, type NodeRequestLike, type NodeResponseLike, nodeHeader, setNodeHeaders } from './http/node';
 
+// Fetch servers (@ratekeeper/web, @ratekeeper/hono): several limiters on one Request, headers on a Response.
+
+export { applyOutcomeHeaders, lastDecision, recordOutcome, withOutcomeHeaders } from './http/fetch';
+
 // Option handling, for adapters with options of their own and per-route options layered over app-wide ones.
 
 export { rejectUnknownOptions } from './errors/config-error';

@@ -1,7 +1,15 @@
 // @ratekeeper/hono: Hono middleware on Node, Bun, Deno and Cloudflare Workers.
 
 import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
-import { createHttpLimiter, type HttpAdapter, type HttpOutcome, type RequestDecision } from '@ratekeeper/core/http';
+import {
+  applyOutcomeHeaders,
+  createHttpLimiter,
+  type HttpAdapter,
+  type HttpOutcome,
+  type RequestDecision,
+  recordOutcome,
+  withOutcomeHeaders,
+} from '@ratekeeper/core/http';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { connInfoIp } from './conn-info';
@@ -66,28 +74,19 @@ function settle(c: Context, next: Next, out: HttpOutcome): Promise<void> {
  */
 async function viaResponse(c: Context, next: Next, out: HttpOutcome): Promise<Response | undefined> {
   const request = c.req.raw;
-  const list = outcomesOf.get(request);
-  if (list === undefined) outcomesOf.set(request, [out]);
-  else list.push(out);
+  recordOutcome(request, out);
   if (out.blocked) {
     const headers = new Headers();
-    applyAll(headers, request);
+    applyOutcomeHeaders(headers, request);
     const body = out.body;
     if (body !== undefined) headers.set('content-type', body.contentType);
     return new Response(body?.body ?? null, { status: out.statusCode, headers });
   }
   await settle(c, next, out);
   const res = c.res;
-  // A protocol switch (a WebSocket upgrade) is left alone: a copy would lose the socket.
-  if (res.status === 101) return undefined;
-  try {
-    applyAll(res.headers, request);
-  } catch {
-    // Immutable headers (a `fetch()` result): copy the response once.
-    const copy = new Response(res.body, res);
-    applyAll(copy.headers, request);
-    c.res = copy;
-  }
+  // An immutable response (a `fetch()` result) comes back copied; a 101 untouched.
+  const withHeaders = withOutcomeHeaders(res, request);
+  if (withHeaders !== res) c.res = withHeaders;
   return undefined;
 }
 
@@ -127,17 +126,6 @@ async function viaNode(c: Context, next: Next, out: HttpOutcome, outgoing: NodeO
     out.finish?.(c.error === undefined ? c.res.status : 500);
   }
   return undefined;
-}
-
-/** The counted outcomes of each request, across limiters, in the order they ran. */
-const outcomesOf = new WeakMap<Request, HttpOutcome[]>();
-
-/** Writes every counted limiter's headers for `request` into `target`, in order. */
-function applyAll(target: Headers, request: Request): void {
-  for (const o of outcomesOf.get(request) ?? []) {
-    if (o.clear !== undefined) for (const name of o.clear) target.delete(name);
-    if (o.headers !== undefined) for (const name in o.headers) target.set(name, o.headers[name] as string);
-  }
 }
 
 // A handler takes (c); a middleware takes (c, next).

@@ -1,7 +1,15 @@
 import { ConfigError, type Limiter, type RateLimitOptions } from '@ratekeeper/core';
-import { createHttpLimiter, type HttpAdapter, type HttpOutcome, type RequestDecision } from '@ratekeeper/core/http';
+import {
+  createHttpLimiter,
+  type HttpAdapter,
+  type HttpOutcome,
+  lastDecision,
+  type RequestDecision,
+  recordOutcome,
+  withOutcomeHeaders,
+} from '@ratekeeper/core/http';
 import type { IpResolver } from './ip';
-import { limitedResponse, outcomeHeaders, withHeaders } from './response';
+import { limitedResponse, outcomeHeaders } from './response';
 
 /** Options of {@link createRateLimiter}: the shared HTTP options, with the Fetch `Request` as the request. */
 export type WebRateLimitOptions = RateLimitOptions<Request> & {
@@ -112,13 +120,8 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
   async function check(request: Request, o?: CheckOptions): Promise<CheckResult> {
     facts.set(request, { ip: o?.ip, route: o?.route, context: o?.context });
     const out = await http.handle(request, request);
-    const r = result(out);
-    if (out !== undefined) {
-      const list = checksOf.get(request);
-      if (list === undefined) checksOf.set(request, [r]);
-      else list.push(r);
-    }
-    return r;
+    if (out !== undefined) recordOutcome(request, out);
+    return result(out);
   }
 
   return {
@@ -137,11 +140,9 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
         }
         r.settle(response.status);
         // Nested wraps (app-wide around per-route) each reach this line, the outer one last: each
-        // applies every check of the request in the order they ran, as a Node response would have
-        // received them, so the outer wrap cannot undo what a later limiter wrote.
-        let out = response;
-        for (const c of checksOf.get(request) ?? [r]) out = withHeaders(out, c.headers, clearOf(c));
-        return out;
+        // applies every check of the request in the order they ran, so the outer wrap cannot undo
+        // what a later limiter wrote.
+        return withOutcomeHeaders(response, request);
       };
     },
     get limiter() {
@@ -149,9 +150,6 @@ export function createRateLimiter(options: WebRateLimitOptions): WebRateLimiter 
     },
   };
 }
-
-/** The counted checks of each request, across limiters, in the order they ran. */
-const checksOf = new WeakMap<Request, Result[]>();
 
 /**
  * The decision of the last ratekeeper limiter that counted this request (what `req.rateLimit` is
@@ -164,15 +162,10 @@ const checksOf = new WeakMap<Request, Result[]>();
  * });
  */
 export function getRateLimit(request: Request): RequestDecision | undefined {
-  return checksOf.get(request)?.at(-1)?.decision;
+  return lastDecision(request);
 }
 
-const CLEAR = Symbol('clear');
-type Result = CheckResult & { [CLEAR]?: readonly string[] | undefined };
-
-const clearOf = (r: Result): readonly string[] | undefined => r[CLEAR];
-
-function result(out: HttpOutcome | undefined): Result {
+function result(out: HttpOutcome | undefined): CheckResult {
   if (out === undefined)
     return { allowed: true, decision: undefined, headers: new Headers(), response: undefined, settle: () => undefined };
   const headers = outcomeHeaders(out);
@@ -183,6 +176,5 @@ function result(out: HttpOutcome | undefined): Result {
     headers,
     response: out.blocked ? limitedResponse(out, new Headers(headers)) : undefined,
     settle: finish === undefined ? () => undefined : (status) => finish(status),
-    [CLEAR]: out.clear,
   };
 }
