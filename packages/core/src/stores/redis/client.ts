@@ -1,8 +1,30 @@
 import type { Cluster, Redis } from 'ioredis';
 import { StoreError } from '../../errors/store-error';
+import type { Connection } from './connection';
+import type { NodeRedisClientLike, NodeRedisClusterLike } from './connection/node-redis';
 
 /** An ioredis standalone client or Cluster. */
 export type RedisClient = Redis | Cluster;
+
+/**
+ * A client of ioredis's API that is not ioredis itself: iovalkey's `Redis` and `Cluster` (the
+ * Valkey fork of ioredis). Typed structurally, so no client package's types are needed.
+ */
+export interface IoredisCompatibleClient {
+  readonly status: string;
+  readonly isCluster: boolean;
+  readonly options: object;
+  evalsha(...args: never[]): Promise<unknown>;
+  eval(...args: never[]): Promise<unknown>;
+}
+
+export type { NodeRedisClientLike, NodeRedisClusterLike };
+
+/**
+ * Every client `RedisStore` accepts: ioredis `Redis`/`Cluster` (Sentinel included), iovalkey, and a
+ * node-redis (`redis` v5+) `createClient()` or `createCluster()`.
+ */
+export type RedisStoreClient = RedisClient | IoredisCompatibleClient | NodeRedisClientLike | NodeRedisClusterLike;
 
 /**
  * ioredis options that stop it from re-sending a command whose connection closed before the reply
@@ -13,61 +35,10 @@ export const replaySafeRedisOptions = Object.freeze({ autoResendUnfulfilledComma
 /** The Cluster equivalent of {@link replaySafeRedisOptions}: no retry of a command whose node connection closed. */
 export const replaySafeClusterOptions = Object.freeze({ retryDelayOnFailover: 0 });
 
-/** @internal */
-export function isRedisClient(value: unknown): value is RedisClient {
-  if (typeof value !== 'object' || value === null) return false;
-  const c = value as Record<string, unknown>;
-  return typeof c.evalsha === 'function' && typeof c.eval === 'function' && typeof c.status === 'string' && typeof c.options === 'object';
-}
+/** One 'ready' wait per connection, shared by every call arriving while it is not ready. */
+const waits = new WeakMap<Connection, Promise<void>>();
 
-/** True when ioredis will not re-send a script whose connection closed before the reply. @internal */
-export function isReplaySafe(client: RedisClient): boolean {
-  if (client.isCluster) {
-    const o = (client as Cluster).options;
-    if ((o.retryDelayOnFailover ?? 100) !== 0) return false;
-    return !(typeof o.clusterNodeRetryStrategy === 'function' && o.redisOptions?.autoResendUnfulfilledCommands !== false);
-  }
-  return (client as Redis).options.autoResendUnfulfilledCommands === false;
-}
-
-/**
- * The connection a store sends on: the given client when it is replay-safe, else a replay-safe
- * duplicate of it (same address and options), so a consume that ran before a reconnect is never
- * re-sent and counted twice. The duplicate ends when the given client ends, so it never keeps a
- * process alive that its owner shut down. @internal
- */
-export function replaySafeConnection(client: RedisClient): { connection: RedisClient; owned: boolean } {
-  if (isReplaySafe(client)) return { connection: client, owned: false };
-  let connection: RedisClient;
-  // The duplicate stops reconnecting once its owner was closed: ioredis emits no 'end' for a client
-  // disconnected while it was reconnecting, and a duplicate retrying forever keeps the process alive.
-  const ownerClosed = (): boolean =>
-    client.status === 'end' || (client as unknown as { manuallyClosing?: boolean }).manuallyClosing === true;
-  if (client.isCluster) {
-    const o = (client as Cluster).options;
-    const retry = o.clusterRetryStrategy;
-    const override = {
-      ...replaySafeClusterOptions,
-      redisOptions: { ...o.redisOptions, autoResendUnfulfilledCommands: false },
-      clusterRetryStrategy: (times: number, reason?: Error) =>
-        ownerClosed() ? null : retry ? retry(times, reason) : Math.min(100 + times * 2, 2000),
-    };
-    connection = (client as Cluster).duplicate(undefined, override as Parameters<Cluster['duplicate']>[1]);
-  } else {
-    const retry = (client as Redis).options.retryStrategy;
-    connection = (client as Redis).duplicate({
-      ...replaySafeRedisOptions,
-      retryStrategy: (times: number) => (ownerClosed() ? null : retry ? retry(times) : Math.min(times * 50, 2000)),
-    });
-  }
-  client.once('end', () => connection.disconnect());
-  return { connection, owned: true };
-}
-
-/** One 'ready' wait per client, shared by every call arriving while the client is not ready. */
-const waits = new WeakMap<RedisClient, Promise<void>>();
-
-function readyOrEnd(client: RedisClient): Promise<void> {
+function readyOrEnd(client: Connection): Promise<void> {
   let wait = waits.get(client);
   if (wait === undefined) {
     wait = new Promise<void>((resolve, reject) => {
@@ -98,21 +69,21 @@ function readyOrEnd(client: RedisClient): Promise<void> {
  * @internal
  */
 export function whenReady(
-  client: RedisClient,
+  client: Connection,
   op: StoreError['operation'],
   timeoutMs: number,
   lastError: () => unknown = () => undefined,
 ): Promise<void> | undefined {
-  const status = client.status;
+  const status = client.status();
   if (status === 'ready') return undefined;
   if (status === 'end') return Promise.reject(new StoreError(op, 'Redis connection is closed (status "end")', { cause: lastError() }));
-  if (status === 'wait') (client as Redis).connect().catch(() => {});
+  if (status === 'wait') client.connect();
   const wait = readyOrEnd(client);
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       const cause = lastError();
       const why = cause instanceof Error ? `: ${cause.message}` : '';
-      reject(new StoreError(op, `Redis not ready within ${timeoutMs} ms (status "${client.status}")${why}`, { cause, timedOut: true }));
+      reject(new StoreError(op, `Redis not ready within ${timeoutMs} ms (status "${client.status()}")${why}`, { cause, timedOut: true }));
     }, timeoutMs);
     timer.unref?.();
     wait.then(

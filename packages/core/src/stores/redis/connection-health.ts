@@ -1,9 +1,9 @@
 import { StoreHealth } from '../health';
-import type { RedisClient } from './client';
+import type { Connection } from './connection';
 import { warnIfEvicting } from './eviction-policy';
 
 /** One health state per connection, shared by every store and limiter on it (one listener set each). */
-const shared = new WeakMap<RedisClient, StoreHealth>();
+const shared = new WeakMap<object, StoreHealth>();
 
 /**
  * The health of a Redis connection, driven by its events: 'ready' makes it usable at once (no
@@ -12,12 +12,12 @@ const shared = new WeakMap<RedisClient, StoreHealth>();
  * connection the app did not create: the error reaches `onError` as the cause instead.
  * @internal
  */
-export function connectionHealth(connection: RedisClient): StoreHealth {
-  let health = shared.get(connection);
+export function connectionHealth(connection: Connection): StoreHealth {
+  let health = shared.get(connection.client);
   if (health !== undefined) return health;
-  const h = new StoreHealth(() => connection.status === 'ready');
+  const h = new StoreHealth(() => connection.status() === 'ready');
   health = h;
-  shared.set(connection, h);
+  shared.set(connection.client, h);
   const onReady = (): void => {
     h.up();
     warnIfEvicting(connection);
@@ -26,6 +26,6 @@ export function connectionHealth(connection: RedisClient): StoreHealth {
   connection.on('close', () => h.lost(h.lastError ?? new Error('Redis connection closed')));
   connection.on('end', () => h.lost(new Error('Redis connection ended')));
   connection.on('error', (error: unknown) => h.noteError(error));
-  if (connection.status === 'ready') onReady();
+  if (connection.status() === 'ready') onReady();
   return h;
 }

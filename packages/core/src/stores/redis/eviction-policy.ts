@@ -1,5 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from './client';
+import type { Connection, ServerNode } from './connection';
 
 /**
  * Policies under which Redis may evict a limiter's keys before their TTL: a flood of fresh keys
@@ -18,23 +17,29 @@ const checked = new WeakSet<object>();
  * is checked when it is; nothing is queued.
  * @internal
  */
-export function warnIfEvicting(client: RedisClient): void {
-  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
-  for (const node of nodes) {
-    if (checked.has(node)) continue;
-    checked.add(node);
-    if (node.status === 'ready') check(node);
-    else node.once('ready', () => check(node));
+export function warnIfEvicting(connection: Connection): void {
+  for (const node of connection.masters()) {
+    if (checked.has(node.id)) continue;
+    checked.add(node.id);
+    node.onceReady(() => check(node));
   }
 }
 
-function check(node: Redis): void {
-  node.config('GET', 'maxmemory-policy').then(
+/** The value of a one-parameter `CONFIG GET` reply: a flat array (RESP2), a Map or an object (RESP3). */
+function configValue(reply: unknown): string {
+  if (Array.isArray(reply)) return String(reply[1] ?? '');
+  if (reply instanceof Map) return String([...reply.values()][0] ?? '');
+  if (typeof reply === 'object' && reply !== null) return String(Object.values(reply)[0] ?? '');
+  return '';
+}
+
+function check(node: ServerNode): void {
+  node.command(['CONFIG', 'GET', 'maxmemory-policy']).then(
     (reply) => {
-      const policy = String((reply as unknown[])[1] ?? '');
+      const policy = configValue(reply);
       if (!EVICTING.has(policy)) return;
       process.emitWarning(
-        `ratekeeper: Redis at ${node.options.host}:${node.options.port} has maxmemory-policy ${policy}, which can evict ` +
+        `ratekeeper: Redis at ${node.address} has maxmemory-policy ${policy}, which can evict ` +
           "rate-limit keys before they expire (a flood of new keys could then unblock a blocked client). Use 'noeviction' " +
           "or 'volatile-ttl', or a dedicated Redis for rate limiting.",
         { code: 'RATEKEEPER_REDIS_EVICTION' },

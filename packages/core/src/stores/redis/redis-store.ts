@@ -1,27 +1,29 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, rejectUnknownOptions } from '../../errors/config-error';
 import { StoreError } from '../../errors/store-error';
 import type { ResolvedRule } from '../../rules';
 import { markAnswered, type StoreHealth } from '../health';
 import type { BindOptions, BoundStore, RawResult, Store } from '../types';
 import { BlockedCache } from './blocked-cache';
-import { isNoScript, isRedisClient, type RedisClient, replaySafeConnection, whenReady } from './client';
+import { isNoScript, type RedisStoreClient, whenReady } from './client';
+import { type Connection, isSupportedClient, toConnection } from './connection';
 import { connectionHealth } from './connection-health';
 import { escapeGlob, hashTag } from './keys';
 import { buildScript, declaresBlockKeys, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
 import { SyncedClock } from './synced-clock';
 
 /** Options of {@link RedisStore}. */
-export interface RedisStoreOptions {
+export interface RedisStoreOptions<C extends RedisStoreClient = RedisStoreClient> {
   /**
-   * An ioredis `Redis` or `Cluster`. By default ioredis re-sends a command whose connection closed
-   * before the reply, which could count a consume twice; for such a client the store opens its own
-   * replay-safe duplicate connection (closed with `close()` or when your client ends). Create the
-   * client with `replaySafeRedisOptions` / `replaySafeClusterOptions` spread into its options to
-   * share your connection instead.
+   * An ioredis `Redis` or `Cluster` (also through Sentinel), an iovalkey client, or a connected
+   * node-redis `createClient()` / `createCluster()` (v5+). By default ioredis and iovalkey re-send a
+   * command whose connection closed before the reply, which could count a consume twice; for such
+   * a client the store opens its own replay-safe duplicate connection (closed with `close()` or when
+   * your client ends). Create the client with `replaySafeRedisOptions` / `replaySafeClusterOptions`
+   * spread into its options to share your connection instead. node-redis never re-sends such a
+   * command: its client is always shared as it is.
    */
-  client: RedisClient;
+  client: C;
   /** Prepended to every key, before the limiter's own `prefix`. Must not contain `{` or `}`. @default '' */
   prefix?: string;
   /**
@@ -75,10 +77,11 @@ const OPTION_KEYS: ReadonlySet<string> = new Set(['client', 'prefix', 'clock', '
  * const store2 = new RedisStore({ client: new Redis() });
  * const limiter = createLimiter({ limit: 100, window: '1m', store, onStoreError: new MemoryStore() });
  */
-export class RedisStore implements Store {
-  /** The connection the store sends on: the given client, or its replay-safe duplicate. */
-  readonly client: RedisClient;
-  readonly #owned: boolean;
+export class RedisStore<C extends RedisStoreClient = RedisStoreClient> implements Store {
+  /** The client the store sends on: the given one, or its replay-safe duplicate. */
+  readonly client: C;
+  /** @internal The store's view of {@link client}, whatever its family. */
+  readonly connection: Connection;
   #closed = false;
   /** The store's key prefix. */
   readonly prefix: string;
@@ -92,10 +95,15 @@ export class RedisStore implements Store {
   readonly timeoutMs: number;
   readonly #cacheKeys: number;
 
-  constructor(options: RedisStoreOptions) {
+  constructor(options: RedisStoreOptions<C>) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
     rejectUnknownOptions(options, OPTION_KEYS);
-    if (!isRedisClient(options.client)) throw new ConfigError('client', 'an ioredis Redis or Cluster instance', options.client);
+    if (!isSupportedClient(options.client))
+      throw new ConfigError(
+        'client',
+        'an ioredis or iovalkey Redis/Cluster, or a node-redis createClient()/createCluster() client',
+        options.client,
+      );
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string' || /[{}]/.test(prefix))
       throw new ConfigError('prefix', 'a string without "{" or "}" (braces would change the Cluster hash tag)', prefix);
@@ -113,9 +121,10 @@ export class RedisStore implements Store {
         throw new ConfigError('blockedCache.maxKeys', 'a positive integer', max);
       cacheKeys = max;
     } else if (cache !== false) throw new ConfigError('blockedCache', 'a boolean or { maxKeys }', cache);
-    const { connection, owned } = replaySafeConnection(options.client);
-    this.client = connection;
-    this.#owned = owned;
+    // Opened last: a bad option must not leave a duplicate connection behind.
+    const connection = toConnection(options.client) as Connection;
+    this.connection = connection;
+    this.client = connection.client as C;
     this.prefix = prefix;
     this.clock = clock;
     this.syncedClock = clock === 'client' ? undefined : SyncedClock.acquire(connection);
@@ -131,11 +140,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (!this.#closed) this.syncedClock?.release();
     this.#closed = true;
-    const connection = this.client;
-    if (!this.#owned || connection.status === 'end') return;
-    // QUIT only on a ready connection: a connecting Cluster would hold it until it is ready.
-    if (connection.status === 'ready') await connection.quit().catch(() => connection.disconnect());
-    else connection.disconnect();
+    await this.connection.close();
   }
 
   /** Prepares the store for one limiter (called by `createLimiter`). */
@@ -153,12 +158,10 @@ interface Script {
   readonly blockKeys: boolean;
 }
 
-type Send = (...args: (string | number)[]) => Promise<unknown>;
-
 const NEVER_CACHE = 0;
 
 class BoundRedisStore implements BoundStore {
-  readonly #client: RedisClient;
+  readonly #client: Connection;
   readonly #timeoutMs: number;
   readonly #clientClock: boolean;
   readonly #synced: SyncedClock | undefined;
@@ -174,7 +177,7 @@ class BoundRedisStore implements BoundStore {
   readonly #report: ((error: StoreError) => void) | undefined;
 
   constructor(store: RedisStore, rules: readonly ResolvedRule[], prefix: string, cacheKeys: number, options: BindOptions | undefined) {
-    this.#client = store.client;
+    this.#client = store.connection;
     this.#health = store.health;
     if (rules.length > MAX_REDIS_RULES) {
       throw new ConfigError('rules', `at most ${MAX_REDIS_RULES} rules per limiter on a RedisStore`, rules.length);
@@ -234,17 +237,15 @@ class BoundRedisStore implements BoundStore {
 
   /** SCAN every master for this limiter's keys and UNLINK them. */
   async #resetAll(): Promise<void> {
-    const client = this.#client;
-    const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
     await Promise.all(
-      nodes.map(async (node) => {
+      this.#client.masters().map(async (node) => {
         for (const pattern of this.#patterns) {
           let cursor = '0';
           do {
-            const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-            cursor = next;
+            const [next, keys] = (await node.command(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'])) as [string, string[]];
+            cursor = String(next);
             // One key per UNLINK: keys found together may sit in different slots of this node.
-            if (keys.length > 0) await Promise.all(keys.map((k) => node.unlink(k)));
+            if (keys.length > 0) await Promise.all(keys.map((k) => node.command(['UNLINK', k])));
           } while (cursor !== '0');
         }
       }),
@@ -308,14 +309,17 @@ class BoundRedisStore implements BoundStore {
 
   #send(op: Operation, args: (string | number)[]): Promise<RawResult> {
     const client = this.#client;
-    return (client.evalsha as unknown as Send).apply(client, args).then(
+    return client.evalsha(args).then(
       (r) => this.#result(op, r),
       (error: unknown) => {
         // Only NOSCRIPT proves the script did not run, so only then is it sent again (as EVAL,
         // which also caches it). Any other error goes to the limiter's onStoreError policy.
-        if (!isNoScript(error)) throw error;
+        if (!isNoScript(error)) {
+          client.onCallError(error);
+          throw error;
+        }
         args[0] = this.#scripts[op].src;
-        return (client.eval as unknown as Send).apply(client, args).then((r) => this.#result(op, r));
+        return client.eval(args).then((r) => this.#result(op, r));
       },
     );
   }

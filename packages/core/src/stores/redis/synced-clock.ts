@@ -1,5 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from './client';
+import type { Connection, ServerNode } from './connection';
 
 /** How often the offset is measured again while the store is in use. */
 export const SYNC_EVERY_MS = 5_000;
@@ -10,11 +9,8 @@ export const STALE_AFTER_MS = 15_000;
  * previous offset stays in use until it is stale.
  */
 export const MAX_SAMPLE_RTT_MS = 100;
-/** Cluster slot whose master is the time base: every app server picks the same one. */
-const CLOCK_SLOT = 0;
-
 /** One clock per connection, shared by every store on it (one sync and one listener pair each). */
-const shared = new WeakMap<RedisClient, SyncedClock>();
+const shared = new WeakMap<object, SyncedClock>();
 
 /** The latest accepted sample, for diagnostics and tests. @internal */
 export interface ClockSample {
@@ -36,7 +32,7 @@ export interface ClockSample {
  * @internal
  */
 export class SyncedClock {
-  readonly #client: RedisClient;
+  readonly #client: Connection;
   readonly #monotonic: () => number;
   readonly #origin: number;
   #sample: ClockSample | undefined;
@@ -54,7 +50,7 @@ export class SyncedClock {
     this.#stopTimer();
   };
 
-  constructor(client: RedisClient, monotonic: () => number = () => performance.now(), origin = performance.timeOrigin) {
+  constructor(client: Connection, monotonic: () => number = () => performance.now(), origin = performance.timeOrigin) {
     this.#client = client;
     this.#monotonic = monotonic;
     this.#origin = origin;
@@ -63,11 +59,11 @@ export class SyncedClock {
   }
 
   /** The clock shared by every store on `client`; each caller must `release()` it once. */
-  static acquire(client: RedisClient): SyncedClock {
-    let clock = shared.get(client);
+  static acquire(client: Connection): SyncedClock {
+    let clock = shared.get(client.client);
     if (clock === undefined || clock.#closed) {
       clock = new SyncedClock(client);
-      shared.set(client, clock);
+      shared.set(client.client, clock);
     }
     clock.#users++;
     return clock;
@@ -76,13 +72,13 @@ export class SyncedClock {
   /** Drops one user of a shared clock; the last one closes it. */
   release(): void {
     if (--this.#users > 0) return;
-    if (shared.get(this.#client) === this) shared.delete(this.#client);
+    if (shared.get(this.#client.client) === this) shared.delete(this.#client.client);
     this.close();
   }
 
   /** Estimated Redis time in integer epoch ms, or undefined when no fresh sample exists (starts a sync). */
   now(): number | undefined {
-    if (this.#timer === undefined && !this.#closed && this.#client.status !== 'end') this.#startTimer();
+    if (this.#timer === undefined && !this.#closed && this.#client.status() !== 'end') this.#startTimer();
     const s = this.#sample;
     if (s !== undefined) {
       const t = this.#monotonic();
@@ -123,16 +119,17 @@ export class SyncedClock {
     if (this.#pending !== undefined) return this.#pending;
     if (this.#closed) return Promise.resolve();
     const node = this.#node();
-    if (node === undefined || node.status !== 'ready') {
+    if (node === undefined || !node.ready()) {
       this.#sample = undefined;
       // A Cluster connects to a node lazily, on its first command: connect without queueing TIME
       // (it would measure the connection set-up); a later call measures once it is ready.
-      if (node?.status === 'wait') node.connect().catch(() => {});
+      node?.connect();
       return Promise.resolve();
     }
     const t0 = this.#monotonic();
-    this.#pending = node.time().then(
-      (reply) => {
+    this.#pending = node.command(['TIME']).then(
+      (r) => {
+        const reply = r as [string, string];
         this.#pending = undefined;
         const t1 = this.#monotonic();
         const rtt = t1 - t0;
@@ -163,13 +160,8 @@ export class SyncedClock {
    * would with a single Redis, and one sync serves the whole store. Masters' own clocks still
    * expire keys, which the TTL slack covers.
    */
-  #node(): Redis | undefined {
-    const client = this.#client;
-    if (!client.isCluster) return client as Redis;
-    const cluster = client as Cluster;
-    const owner = cluster.slots[CLOCK_SLOT]?.[0];
-    const masters = cluster.nodes('master');
-    return masters.find((n) => `${n.options.host}:${n.options.port}` === owner) ?? masters[0];
+  #node(): ServerNode | undefined {
+    return this.#client.timeNode();
   }
 
   #startTimer(): void {

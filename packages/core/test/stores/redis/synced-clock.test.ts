@@ -1,7 +1,8 @@
 import { createLimiter } from '@ratekeeper/core';
 import { RedisStore } from '@ratekeeper/core/redis';
 import type { Cluster, Redis } from 'ioredis';
-import { MAX_SAMPLE_RTT_MS, STALE_AFTER_MS, SyncedClock } from '../../../src/stores/redis/synced-clock';
+import { type Connection, toConnection } from '../../../src/stores/redis/connection';
+import { SyncedClock as Clock, MAX_SAMPLE_RTT_MS, STALE_AFTER_MS } from '../../../src/stores/redis/synced-clock';
 import { newCluster, newRedis, pause, uniquePrefix } from './helpers';
 
 // The default server clock: Redis TIME read in the background, decisions pass its estimate as `now`.
@@ -50,6 +51,13 @@ function timeBase(client: Redis | Cluster): Redis {
   const owner = c.slots[0]?.[0];
   const masters = c.nodes('master');
   return masters.find((n) => `${n.options.host}:${n.options.port}` === owner) ?? (masters[0] as Redis);
+}
+
+/** The clock over a test client (replay-safe: the connection sends on the client itself). */
+class SyncedClock extends Clock {
+  constructor(client: Redis | Cluster, monotonic?: () => number) {
+    super(toConnection(client) as Connection, monotonic);
+  }
 }
 
 describe('SyncedClock', () => {
@@ -219,7 +227,10 @@ describe("RedisStore clock: 'server' (synced)", () => {
       await limiter.consume('k');
       await synced(clock);
       const realTime = client.time.bind(client);
-      (client as unknown as { time: () => Promise<never> }).time = () => Promise.reject(new Error('TIME refused'));
+      // The clock sends TIME through the client's generic command call.
+      const call = client.call.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { call: (...args: unknown[]) => Promise<unknown> }).call = (...args) =>
+        args[0] === 'TIME' ? Promise.reject(new Error('TIME refused')) : call(...args);
       await clock.sync();
       expect(clock.sample).toBeUndefined();
       const ds = [await limiter.consume('k'), await limiter.consume('k')];

@@ -1,0 +1,138 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Connection, ConnectionStatus, ScriptArgs, ServerNode } from './types';
+
+type IoClient = Redis | Cluster;
+type Send = (...args: ScriptArgs) => Promise<unknown>;
+
+/** Cluster slot whose master is the time base: every app server picks the same one. */
+const CLOCK_SLOT = 0;
+
+/** True for an ioredis (or iovalkey, its fork) `Redis` or `Cluster`. @internal */
+export function isIoredisLike(value: object): boolean {
+  const c = value as Record<string, unknown>;
+  return typeof c.evalsha === 'function' && typeof c.eval === 'function' && typeof c.status === 'string' && typeof c.options === 'object';
+}
+
+/** True when the client will not re-send a script whose connection closed before the reply. @internal */
+export function isReplaySafe(client: IoClient): boolean {
+  if (client.isCluster) {
+    const o = (client as Cluster).options;
+    if ((o.retryDelayOnFailover ?? 100) !== 0) return false;
+    return !(typeof o.clusterNodeRetryStrategy === 'function' && o.redisOptions?.autoResendUnfulfilledCommands !== false);
+  }
+  return (client as Redis).options.autoResendUnfulfilledCommands === false;
+}
+
+/** True for a standalone client that finds its master through Sentinel. */
+function viaSentinel(client: IoClient): boolean {
+  return !client.isCluster && Array.isArray((client as Redis).options.sentinels);
+}
+
+/**
+ * The client the store sends on: the given one when it is replay-safe, else a replay-safe
+ * duplicate (same address and options), so a consume that ran before a reconnect is never re-sent
+ * and counted twice. The duplicate ends when the given client ends, so it never keeps a process
+ * alive that its owner shut down; through Sentinel it also listens for `+switch-master`, so it
+ * follows a failover at once.
+ */
+function replaySafe(client: IoClient): { connection: IoClient; owned: boolean } {
+  if (isReplaySafe(client)) return { connection: client, owned: false };
+  let connection: IoClient;
+  // The duplicate stops reconnecting once its owner was closed: ioredis emits no 'end' for a client
+  // disconnected while it was reconnecting, and a duplicate retrying forever keeps the process alive.
+  const ownerClosed = (): boolean =>
+    client.status === 'end' || (client as unknown as { manuallyClosing?: boolean }).manuallyClosing === true;
+  if (client.isCluster) {
+    const o = (client as Cluster).options;
+    const retry = o.clusterRetryStrategy;
+    const override = {
+      retryDelayOnFailover: 0,
+      redisOptions: { ...o.redisOptions, autoResendUnfulfilledCommands: false },
+      clusterRetryStrategy: (times: number, reason?: Error) =>
+        ownerClosed() ? null : retry ? retry(times, reason) : Math.min(100 + times * 2, 2000),
+    };
+    connection = (client as Cluster).duplicate(undefined, override as Parameters<Cluster['duplicate']>[1]);
+  } else {
+    const retry = (client as Redis).options.retryStrategy;
+    connection = (client as Redis).duplicate({
+      autoResendUnfulfilledCommands: false,
+      ...(viaSentinel(client) ? { failoverDetector: true } : {}),
+      retryStrategy: (times: number) => (ownerClosed() ? null : retry ? retry(times) : Math.min(times * 50, 2000)),
+    });
+  }
+  client.once('end', () => connection.disconnect());
+  return { connection, owned: true };
+}
+
+function node(redis: Redis): ServerNode {
+  return {
+    id: redis,
+    address: `${redis.options.host}:${redis.options.port}`,
+    ready: () => redis.status === 'ready',
+    onceReady: (fn) => {
+      if (redis.status === 'ready') fn();
+      else redis.once('ready', fn);
+    },
+    connect: () => {
+      if (redis.status === 'wait') redis.connect().catch(() => {});
+    },
+    command: (args) => redis.call(args[0] as string, ...args.slice(1)),
+  };
+}
+
+/** The store's connection over an ioredis or iovalkey client. @internal */
+export function ioredisConnection(given: IoClient): Connection {
+  const { connection: client, owned } = replaySafe(given);
+  const evalsha = client.evalsha as unknown as Send;
+  const evalScript = client.eval as unknown as Send;
+  const sentinel = viaSentinel(client);
+  const nodes = new WeakMap<Redis, ServerNode>();
+  const nodeOf = (redis: Redis): ServerNode => {
+    let n = nodes.get(redis);
+    if (n === undefined) {
+      n = node(redis);
+      nodes.set(redis, n);
+    }
+    return n;
+  };
+  return {
+    family: 'ioredis',
+    client,
+    owned,
+    cluster: client.isCluster,
+    status: () => {
+      const s = client.status;
+      return s === 'ready' || s === 'wait' || s === 'end' ? s : ('connecting' as ConnectionStatus);
+    },
+    connect: () => {
+      if (client.status === 'wait') client.connect().catch(() => {});
+    },
+    on: (event, fn) => void client.on(event, fn),
+    off: (event, fn) => void client.off(event, fn),
+    evalsha: (args) => evalsha.apply(client, args),
+    eval: (args) => evalScript.apply(client, args),
+    onCallError: (error) => {
+      // A Sentinel failover demotes the old master, which then refuses writes with READONLY while
+      // the connection stays open (until Sentinel kills it, ~10 s later): reconnecting asks the
+      // sentinels for the new master now.
+      if (sentinel && client.status === 'ready' && error instanceof Error && error.message.startsWith('READONLY')) {
+        (client as Redis).disconnect(true);
+      }
+    },
+    masters: () => (client.isCluster ? (client as Cluster).nodes('master') : [client as Redis]).map(nodeOf),
+    timeNode: () => {
+      if (!client.isCluster) return nodeOf(client as Redis);
+      const cluster = client as Cluster;
+      const owner = cluster.slots[CLOCK_SLOT]?.[0];
+      const masters = cluster.nodes('master');
+      const found = masters.find((n) => `${n.options.host}:${n.options.port}` === owner) ?? masters[0];
+      return found === undefined ? undefined : nodeOf(found);
+    },
+    close: async () => {
+      if (!owned || client.status === 'end') return;
+      // QUIT only on a ready connection: a connecting Cluster would hold it until it is ready.
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+      else client.disconnect();
+    },
+  };
+}
