@@ -1,6 +1,6 @@
 import type { Connection, ConnectionEvent, ConnectionStatus, ScriptArgs, ServerNode } from './types';
 
-type Listener = (...args: never[]) => void;
+type Listener = (...args: unknown[]) => void;
 
 /** The parts of a node-redis (`redis` v5+) client the store uses, typed structurally: no import of `redis`. */
 export interface NodeRedisClientLike {
@@ -15,7 +15,7 @@ export interface NodeRedisClientLike {
 /** A master as node-redis's cluster lists it. */
 interface NodeRedisMaster {
   readonly address: string;
-  readonly client?: NodeRedisClientLike;
+  readonly client?: NodeRedisClientLike | undefined;
 }
 
 /** The parts of a node-redis `createCluster()` cluster the store uses, typed structurally. */
@@ -24,7 +24,7 @@ export interface NodeRedisClusterLike {
   readonly isReady: boolean;
   readonly masters: readonly NodeRedisMaster[];
   readonly slots: readonly { readonly master: NodeRedisMaster }[];
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: readonly string[]): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
   nodeClient(node: never): Promise<NodeRedisClientLike>;
   on(event: string, listener: Listener): unknown;
   off(event: string, listener: Listener): unknown;
