@@ -59,6 +59,11 @@ export type {
   UserOption,
 } from './http/options';
 
+// Observability: every decision, store error and recovery on node:diagnostics_channel.
+
+export { CHANNELS } from './observe/channels';
+export type { DecisionEvent, DecisionOutcome, DecisionSource, RecoverEvent, StoreErrorEvent } from './observe/events';
+
 // Outgoing calls: wait for a turn, compose limiters, obey a server's Retry-After.
 
 export { allOf, anyOf, type CompositeDecision, type CompositeLimiter, type CompositeRefundOptions } from './throttle/compose';

@@ -53,6 +53,11 @@ export interface RefundOptions {
 
 /** A set of rules over a store. Create with {@link createLimiter}. */
 export interface Limiter {
+  /**
+   * The limiter's `name` ('' when none was given): the `limiter` of its diagnostics-channel events.
+   * Optional only so that existing implementations of this interface (test doubles) still compile.
+   */
+  readonly name?: string;
   /** The validated rules. */
   readonly rules: readonly ResolvedRule[];
   /** The clock this limiter uses (epoch ms). */
@@ -167,6 +172,7 @@ function isStore(value: unknown): value is Store {
 }
 
 class RateLimiter implements Limiter, Decider {
+  readonly name: string;
   readonly rules: readonly ResolvedRule[];
   readonly now: () => number;
   readonly #guard: StoreGuard;
@@ -178,8 +184,11 @@ class RateLimiter implements Limiter, Decider {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
     rejectUnknownOptions(options, OPTION_KEYS);
     const o = options as Record<string, unknown>;
+    if (o.name !== undefined && typeof o.name !== 'string') throw new ConfigError('name', 'a string', o.name);
+    this.name = (o.name as string | undefined) ?? '';
     if (options.rules !== undefined) {
-      const stray = RULE_FIELDS.find((f) => o[f] !== undefined);
+      // `name` beside `rules` names the limiter (with one rule's fields, it names that rule too).
+      const stray = RULE_FIELDS.find((f) => f !== 'name' && o[f] !== undefined);
       if (stray) throw new ConfigError(stray, 'undefined when `rules` is given (put it in a rule)', o[stray]);
       this.rules = Object.freeze(resolveRules(options.rules));
     } else {
@@ -195,6 +204,7 @@ class RateLimiter implements Limiter, Decider {
     // The guard is created below; reports from a store reach it through this closure.
     const bindOptions = { timeoutMs, report: (error: StoreError) => void this.#guard.report(error) };
     this.#guard = new StoreGuard(store.bind(this.rules, prefix, bindOptions), store.health, {
+      name: this.name,
       rules: this.rules,
       policy: isStore(policy) ? 'fallback' : policy,
       fallback: isStore(policy) ? policy.bind(this.rules, prefix, bindOptions) : undefined,

@@ -52,7 +52,8 @@ export type RuleOptions<R = readonly Rule[]> =
       algorithm?: undefined;
       burst?: undefined;
       blockFor?: undefined;
-      name?: undefined;
+      /** The limiter's name, for metrics, traces and logs (with one rule's fields instead of `rules`, it names that rule too). */
+      name?: string | undefined;
     };
 
 /** A validated {@link Rule} with durations in milliseconds. */

@@ -1,5 +1,7 @@
 import { type Decision, decide, policyDecision } from './decision';
 import { isStoreError, StoreError } from './errors/store-error';
+import { decisionChannel, recoverChannel, storeErrorChannel } from './observe/channels';
+import type { DecisionOutcome, DecisionSource } from './observe/events';
 import type { ResolvedRule } from './rules';
 import { StoreHealth, wasAnswered } from './stores/health';
 import type { BoundStore, RawResult } from './stores/types';
@@ -7,6 +9,8 @@ import { emitWarning } from './warn';
 
 /** What the guard does when the store fails: answer by policy, or ask an insurance store. */
 export interface GuardOptions {
+  /** The limiter's name, for the diagnostics channels. */
+  readonly name: string;
   readonly rules: readonly ResolvedRule[];
   readonly policy: 'allow' | 'deny' | 'fallback';
   readonly fallback: BoundStore | undefined;
@@ -17,6 +21,18 @@ export interface GuardOptions {
 }
 
 type Op = 'consume' | 'peek';
+
+/** One call seen by a `ratekeeper:decision` subscriber: exists only while someone subscribes. */
+interface Observation {
+  readonly t0: number;
+  source: DecisionSource;
+}
+
+const OUTCOMES: Record<DecisionSource, readonly [allowed: DecisionOutcome, denied: DecisionOutcome]> = {
+  store: ['allowed', 'limited'],
+  fallback: ['fallback', 'fallback'],
+  policy: ['failed_open', 'failed_closed'],
+};
 
 export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
@@ -58,6 +74,40 @@ export class StoreGuard {
 
   /** Decides synchronously when the store answers synchronously (memory store): no promise hop. */
   run(op: Op, key: string, cost: number, now: number): Decision | Promise<Decision> {
+    // Nobody listening (the common case) costs one property read.
+    if (!decisionChannel.hasSubscribers) return this.#run(op, key, cost, now, undefined);
+    const seen: Observation = { t0: performance.now(), source: 'store' };
+    const d = this.#run(op, key, cost, now, seen);
+    if (!isPromise(d)) {
+      this.#publish(op, key, cost, d, seen);
+      return d;
+    }
+    return d.then((decision) => {
+      this.#publish(op, key, cost, decision, seen);
+      return decision;
+    });
+  }
+
+  #publish(op: Op, key: string, cost: number, decision: Decision, seen: Observation): void {
+    const rules = this.#o.rules;
+    decisionChannel.publish({
+      limiter: this.#o.name,
+      operation: op,
+      key,
+      cost,
+      allowed: decision.allowed,
+      outcome: OUTCOMES[seen.source][decision.allowed ? 0 : 1],
+      source: seen.source,
+      rules: rules.map((r) => r.name),
+      rule: decision.rule.name,
+      remaining: decision.remaining,
+      retryAfterMs: decision.retryAfterMs,
+      durationMs: performance.now() - seen.t0,
+      decision,
+    });
+  }
+
+  #run(op: Op, key: string, cost: number, now: number, seen: Observation | undefined): Decision | Promise<Decision> {
     // Up (the common case) costs one field read; the circuit is consulted only while down.
     const health = this.#health;
     const route = health.down ? health.route(now) : 'store';
@@ -69,14 +119,14 @@ export class StoreGuard {
         this.#seenOutages = this.#health.outages;
         error = this.report(new StoreError(op, this.#unavailable(), { cause: this.#health.lastError }), op, true);
       }
-      return this.#degraded(op, key, cost, now, error);
+      return this.#degraded(op, key, cost, now, error, seen);
     }
     const probe = route === 'probe';
     let raw: RawResult | Promise<RawResult>;
     try {
       raw = op === 'consume' ? this.#bound.consume(key, cost, now) : this.#bound.peek(key, now);
     } catch (error) {
-      return this.#degraded(op, key, cost, now, this.#fail(op, error, now, probe));
+      return this.#degraded(op, key, cost, now, this.#fail(op, error, now, probe), seen);
     }
     const rules = this.#o.rules;
     if (!isPromise(raw)) {
@@ -88,7 +138,7 @@ export class StoreGuard {
         this.#answered();
         return decide(rules, r);
       },
-      (error: unknown) => this.#degraded(op, key, cost, now, this.#fail(op, error, now, probe)),
+      (error: unknown) => this.#degraded(op, key, cost, now, this.#fail(op, error, now, probe), seen),
     );
   }
 
@@ -212,6 +262,7 @@ export class StoreGuard {
     this.#health.succeeded();
     if (this.#seenRecoveries !== this.#health.recoveries) {
       this.#seenRecoveries = this.#health.recoveries;
+      if (recoverChannel.hasSubscribers) recoverChannel.publish({ limiter: this.#o.name, outageMs: this.#health.lastOutageMs });
       this.#o.onRecover?.();
     }
   }
@@ -224,8 +275,9 @@ export class StoreGuard {
   }
 
   /** Reports a failure and answers by the `onStoreError` policy or the insurance store. */
-  #degraded(op: Op, key: string, cost: number, now: number, cause: unknown): Decision | Promise<Decision> {
+  #degraded(op: Op, key: string, cost: number, now: number, cause: unknown, seen: Observation | undefined): Decision | Promise<Decision> {
     const fallback = this.#o.fallback;
+    if (seen !== undefined) seen.source = fallback === undefined ? 'policy' : 'fallback';
     if (fallback !== undefined) {
       try {
         const raw = op === 'consume' ? fallback.consume(key, cost, now) : fallback.peek(key, now);
@@ -244,6 +296,9 @@ export class StoreGuard {
     const error = isStoreError(cause)
       ? cause
       : new StoreError(op, `Store ${op} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    if (storeErrorChannel.hasSubscribers) {
+      storeErrorChannel.publish({ limiter: this.#o.name, operation: error.operation, error, policy: this.#o.policy });
+    }
     if (this.#o.onError) {
       try {
         this.#o.onError(error);

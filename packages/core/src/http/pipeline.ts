@@ -135,8 +135,10 @@ export class HttpLimiter<Req> {
 
     const rules = options.rules;
     if (typeof rules === 'function') {
-      const stray = RULE_FIELDS.find((f) => o[f] !== undefined);
+      const stray = RULE_FIELDS.find((f) => f !== 'name' && o[f] !== undefined);
       if (stray) throw new ConfigError(stray, 'undefined when `rules` is given (put it in a rule)', o[stray]);
+      // Every limiter made for a rule set the function returns carries the middleware's name.
+      if (o.name !== undefined) base.name = o.name;
       this.#rulesFn = rules;
       // Validated now, once, rather than at the first request (no limiter exists yet).
       resolveStoreSettings(base as LimiterStoreOptions);

@@ -14,6 +14,9 @@
  */
 export class StoreHealth {
   #down = false;
+  /** `performance.now()` when the current outage began. */
+  #downAt = 0;
+  #lastOutageMs = 0;
   #probing = false;
   #retryAt = 0;
   #recoveries = 0;
@@ -78,8 +81,7 @@ export class StoreHealth {
     if (!isTimeout(error)) this.#lastError = error instanceof Error && error.cause !== undefined ? error.cause : error;
     this.#retryAt = nowMs + retryAfterMs;
     if (this.#down) return false;
-    this.#down = true;
-    this.#outages++;
+    this.#goDown();
     return true;
   }
 
@@ -99,14 +101,25 @@ export class StoreHealth {
     this.#down = false;
     this.#probing = false;
     this.#recoveries++;
+    this.#lastOutageMs = performance.now() - this.#downAt;
   }
 
   /** The connection dropped or reported an error: down at once, before any call has to time out. */
   lost(error: unknown): void {
     this.#lastError = error;
     if (this.#down) return;
+    this.#goDown();
+  }
+
+  #goDown(): void {
     this.#down = true;
     this.#outages++;
+    this.#downAt = performance.now();
+  }
+
+  /** How long the latest outage lasted (ms), once it has ended. */
+  get lastOutageMs(): number {
+    return this.#lastOutageMs;
   }
 
   /** Records a connection error without changing the state (the connection may still recover by itself). */
