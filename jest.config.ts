@@ -24,7 +24,7 @@ const moduleNameMapper = {
   '^@ratekeeper/core/redis$': '<rootDir>/packages/core/src/redis.ts',
   '^@ratekeeper/core/http$': '<rootDir>/packages/core/src/http.ts',
   '^@ratekeeper/core/testing$': '<rootDir>/packages/core/src/testing.ts',
-  '^@ratekeeper/(express|fastify|koa|web|hono|nestjs)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@ratekeeper/(express|fastify|koa|web|hono|nestjs|otel|prometheus)$': '<rootDir>/packages/$1/src/index.ts',
 };
 
 /** Suites that need Redis (standalone, Cluster): the `integration` project; everything else is `unit`. */
