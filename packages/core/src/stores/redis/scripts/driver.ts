@@ -4,7 +4,7 @@ import { FIXED_WINDOW_LUA } from './fixed-window';
 import { GCRA_LUA } from './gcra';
 import { SLIDING_LOG_LUA } from './sliding-log';
 import { SLIDING_WINDOW_LUA } from './sliding-window';
-import { CORRUPT } from './snippets';
+import { CORRUPT, FIRST } from './snippets';
 import { TOKEN_BUCKET_LUA } from './token-bucket';
 
 /** The four operations; each is one script evaluating every rule of a limiter atomically. */
@@ -14,14 +14,21 @@ export type Operation = 'consume' | 'peek' | 'refund' | 'reset';
  * @internal The Lua twin of a registered algorithm (`algorithms/index.ts`). Its source defines
  * `<idPrefix>_evaluate(k, now, W, L, B, cost, consuming)`, `<idPrefix>_commit(k, now, W, L, B, cost, out)`
  * and `<idPrefix>_refund(k, now, W, L, B, cost, charged_at)` (W: window ms, L: limit, B: burst), the
- * twins of the TypeScript `evaluate`, `commit` and `refund`; `evaluate` returns one table: its
- * outcome (`allowed`, `remaining`, `reset_ms`, `retry_after_ms`) plus what `commit` needs.
+ * twins of the TypeScript `evaluate`, `commit` and `refund`. `evaluate` returns its outcome as four
+ * numbers (allowed 1/0, remaining, reset ms, retry-after ms; −1: never), then `out`, what `commit`
+ * needs, then (twins with `undo`) the hash field it incremented or false.
+ *
+ * The driver pastes `evaluate` and `commit` into the script's body, once per rule ({@link inline}):
+ * their body is straight code ending, for `evaluate`, in its only `return`; `commit` has none. They
+ * may use the script's locals (`floor`, `ceil`, `sfmt`, `INF`, `SLACK`, `REPAIRED`, `COST`: the cost
+ * as the string the caller sent) and must not declare `R`. Other functions of the source (`refund`,
+ * helpers) stay functions, kept only when something calls them.
  */
 export interface LuaTwin {
   readonly lua: string;
   /**
-   * `evaluate` increments a hash field optimistically when consuming (`out.inc`; `out.new` when it
-   * created the field `out.f`): a refusal by another rule takes the increment back.
+   * `evaluate` increments a hash field optimistically when consuming (its undo value: the field;
+   * `out` is set when it created it): a refusal by another rule takes the increment back.
    */
   readonly undo: boolean;
 }
@@ -36,61 +43,26 @@ export const TWINS = {
 } as const satisfies Record<Algorithm, LuaTwin>;
 
 /**
- * Most rules one limiter may have on Redis: each rule is a local of the generated script, and Lua
- * allows 200 per function.
+ * Most rules one limiter may have on Redis (the generated script grows with every rule, and a
+ * result of 4 numbers per rule).
  */
 export const MAX_REDIS_RULES = 150;
 
-// Shared locals and helpers. Integers passed to redis.call are formatted here (sfmt '%d'), so a
+// Shared locals. Integers passed to redis.call as arguments are formatted here (sfmt '%d'), so a
 // large one is never written in exponent notation. Every closure is rebuilt on each call, so the
-// prelude holds only what the hot path calls; rare paths paste snippets (snippets.ts).
+// hot path defines none: the twins' evaluate and commit are pasted inline, and rare paths paste
+// snippets (snippets.ts). Globals used on the hot path are locals (registers) here.
 const PRELUDE = `
 local INF = -1
-local floor, sfmt = math.floor, string.format
+local floor, ceil, sfmt, tonumber, type = math.floor, math.ceil, string.format, tonumber, type
 -- State another app or a bad migration left under a limiter's key (a wrong type, a non-number)
 -- is treated as empty and overwritten, so no key is broken for good; REPAIRED reports it once.
 local REPAIRED = 0
--- redis.call for a key's first command: a WRONGTYPE or non-integer error drops the key and retries
--- once. Later commands on the same key use redis.call: its type is known by then.
-local function call(cmd, k, ...)
-  local r = redis.pcall(cmd, k, ...)
-  if type(r) == 'table' and r.err then
-    if not (string.find(r.err, 'WRONGTYPE', 1, true) or string.find(r.err, 'not an integer', 1, true)) then error(r) end
-    ${CORRUPT('k')}
-    return redis.call(cmd, k, ...)
-  end
-  return r
-end
-`;
-
-// A hash field that does not hold an integer counts as 0 and is dropped (window twins).
-const HNUM = `
-local function hnum(k, f, v)
-  if not v then return 0 end
-  local x = tonumber(v)
-  if x == nil or x ~= floor(x) then
-    redis.call('HDEL', k, f)
-    REPAIRED = REPAIRED + 1
-    return 0
-  end
-  return x
-end
-`;
-
-// A key's blockFor deadline (0: none), from its block key. A value that is not a number is foreign:
-// dropped, reported.
-const BLOCKED_UNTIL = `
-local function blocked_until(b)
-  local v = call('GET', b)
-  if not v then return 0 end
-  local t = tonumber(v)
-  if t == nil then ${CORRUPT('b')}; return 0 end
-  return t
-end
 `;
 
 /** Per-rule pieces of the generated code. */
 interface RuleCode {
+  /** 1-based rule index. */
   readonly i: number;
   /** `KEYS[i]`. */
   readonly k: string;
@@ -98,74 +70,129 @@ interface RuleCode {
   readonly b: string;
   /** The twin's function name prefix. */
   readonly p: string;
+  readonly lua: string;
   /** The constant arguments `W, L, B`. */
-  readonly wlb: string;
+  readonly wlb: readonly [number, number, number];
   readonly blockForMs: number;
   readonly undo: boolean;
+  /** `R[…]` slots: the outcome's four numbers (the reply), then `out`, the undo, the blocked flag. */
+  readonly allowed: string;
+  readonly remaining: string;
+  readonly reset: string;
+  readonly retry: string;
+  readonly out: string;
+  readonly undoSlot: string;
+  readonly blocked: string;
 }
 
-// The result's four numbers for rule i: allowed (1/0), remaining, reset, retry after.
-const resultItems = (o: string, remaining: string): string => `${o}.allowed and 1 or 0, ${remaining}, ${o}.reset_ms, ${o}.retry_after_ms`;
+/**
+ * One function of a twin (`local function <name>(params)` … `end` at column 0) pasted as a
+ * `do … end` block: parameters become locals bound to `args` (a parameter whose argument is its own
+ * name, such as `now`, is the script's local already), and the final `return a, b, …` an assignment
+ * to `targets`. Throws when the function is missing, or returns anywhere else.
+ */
+export function inline(lua: string, name: string, args: readonly string[], targets: readonly string[]): string {
+  const m = new RegExp(`\\nlocal function ${name}\\(([^)]*)\\)\\n([\\s\\S]*?)\\nend\\n`).exec(lua);
+  if (m === null) throw new Error(`Lua twin: no function ${name}`);
+  const params = (m[1] as string).split(',').map((x) => x.trim());
+  let body = m[2] as string;
+  const returns = body.match(/\breturn\b/g)?.length ?? 0;
+  if (targets.length > 0) {
+    const last = /\n?[ \t]*return ([^\n]*)\s*$/.exec(body);
+    if (last === null || returns !== 1) throw new Error(`Lua twin: ${name} must end in its only return`);
+    body = `${body.slice(0, last.index)}\n  ${targets.join(', ')} = ${last[1]}`;
+  } else if (returns !== 0) throw new Error(`Lua twin: ${name} must not return`);
+  const bound = params.flatMap((p, j) => (args[j] === p ? [] : [[p, args[j] ?? 'nil'] as const]));
+  const locals = bound.length > 0 ? `  local ${bound.map(([p]) => p).join(', ')} = ${bound.map(([, a]) => a).join(', ')}\n` : '';
+  return `do -- ${name}\n${locals}${body.replace(/^\n/, '')}\nend`;
+}
 
-const RETURN_RESULT = (items: string): string =>
-  `local result = {now, ${items}}\nif REPAIRED > 0 then result[#result + 1] = REPAIRED end\nreturn result`;
+const evaluateCode = (r: RuleCode, consuming: boolean, cost: string): string => {
+  const targets = [r.allowed, r.remaining, r.reset, r.retry, r.out, ...(r.undo ? [r.undoSlot] : [])];
+  return inline(r.lua, `${r.p}_evaluate`, [r.k, 'now', ...r.wlb.map(String), cost, String(consuming)], targets);
+};
 
-// A rule's evaluation, or its blockFor deadline while that runs.
+// A rule's evaluation, or its blockFor deadline while that runs (a deadline that is not a number
+// is foreign: dropped, reported).
 const evaluateRule = (r: RuleCode, consuming: boolean, cost: string): string => {
-  const call = `${r.p}_evaluate(${r.k}, now, ${r.wlb}, ${cost}, ${consuming})`;
-  if (r.blockForMs <= 0) return `local o${r.i} = ${call}`;
-  return `local o${r.i}
-do
-  local blk = blocked_until(${r.b})
-  if blk > now then o${r.i} = {blocked = true, allowed = false, remaining = 0, reset_ms = blk - now, retry_after_ms = blk - now}
-  else o${r.i} = ${call} end
+  const evaluate = evaluateCode(r, consuming, cost);
+  if (r.blockForMs <= 0) return evaluate;
+  return `do
+  local blk
+  ${FIRST('blk', r.b, `'GET', ${r.b}`)}
+  if blk then
+    blk = tonumber(blk)
+    if blk == nil then ${CORRUPT(r.b)}; blk = 0 end
+  else blk = 0 end
+  if blk > now then ${r.allowed}, ${r.remaining}, ${r.reset}, ${r.retry}, ${r.blocked} = 0, 0, blk - now, blk - now, true
+  else
+${evaluate}
+  end
 end`;
+};
+
+// R: the reply's numbers, at and four per rule, then each rule's other values (placeholders, so
+// the table is allocated once at its full size). Redis stops reading a reply table at its first
+// nil, so the reply ends where `finish` puts one: after the rules, or after a repair count.
+const newResult = (rules: readonly RuleCode[], width: number): string =>
+  `local R = {now${', 0, 0, 0, 0'.repeat(rules.length)}${', false'.repeat(width - 1 - 4 * rules.length)}}`;
+
+const finish = (n: number, width: number): string => {
+  const after = 4 * n + 2;
+  const cut = after + 1 <= width ? `R[${after + 1}] = nil` : '';
+  return `if REPAIRED > 0 then R[${after}] = REPAIRED; ${cut} else R[${after}] = nil end\nreturn R`;
 };
 
 // Mirrors BoundMemoryStore.consume: evaluate every rule, then commit all or (blockFor) block the
 // refusing ones; rules that allowed but were refused by another report their units as left.
-// Generated unrolled, rule constants inline: no table per rule, no loop.
-const consume = (rules: readonly RuleCode[]): string => {
+// Generated unrolled, rule constants inline: no table but the result, no function call.
+const consume = (rules: readonly RuleCode[], width: number): string => {
   const settle = (r: RuleCode): string => {
-    const o = `o${r.i}`;
     const lines: string[] = [];
     if (r.undo)
       lines.push(
-        `if ${o}.inc then if ${o}.new then redis.call('HDEL', ${r.k}, ${o}.f) else redis.call('HINCRBY', ${r.k}, ${o}.f, -cost) end end`,
+        `if ${r.undoSlot} then if ${r.out} then redis.call('HDEL', ${r.k}, ${r.undoSlot}) else redis.call('HINCRBY', ${r.k}, ${r.undoSlot}, '-' .. COST) end end`,
       );
-    lines.push(`if ${o}.allowed then ${o}.remaining = ${o}.remaining + cost`);
+    lines.push(`if ${r.allowed} == 1 then ${r.remaining} = ${r.remaining} + cost`);
     if (r.blockForMs > 0) {
-      lines.push(`elseif ${o}.retry_after_ms ~= INF then`);
+      lines.push(`elseif ${r.retry} ~= INF then`);
       lines.push(`  redis.call('SET', ${r.b}, sfmt('%d', now + ${r.blockForMs}), 'PX', sfmt('%d', ${r.blockForMs} + SLACK))`);
-      lines.push(`  local wait = math.max(${o}.retry_after_ms, ${r.blockForMs})`);
-      lines.push(`  ${o}.remaining = 0; ${o}.retry_after_ms = wait`);
-      lines.push(`  if ${o}.reset_ms < wait then ${o}.reset_ms = wait end`);
+      lines.push(`  local wait = math.max(${r.retry}, ${r.blockForMs})`);
+      lines.push(`  ${r.remaining} = 0; ${r.retry} = wait`);
+      lines.push(`  if ${r.reset} < wait then ${r.reset} = wait end`);
     }
     lines.push('end');
-    const body = lines.map((l) => `  ${l}`).join('\n');
-    return r.blockForMs > 0 ? `if not o${r.i}.blocked then\n${body}\nend` : lines.join('\n');
+    return r.blockForMs > 0 ? `if not ${r.blocked} then\n${lines.map((l) => `  ${l}`).join('\n')}\nend` : lines.join('\n');
   };
   return [
-    'local cost = tonumber(ARGV[2])',
+    '-- COST: the cost as sent (the twins pass it to HINCRBY as is); a cost of 1 needs no tonumber.',
+    'local COST = ARGV[2]',
+    "local cost = COST == '1' and 1 or tonumber(COST)",
     '-- ARGV[3]: the server time after which the limiter has answered by policy: a call that reaches',
     '-- Redis later (queued behind a pause, replayed after a stall) must not charge anything.',
-    'local deadline = tonumber(ARGV[3])',
-    'if deadline >= 0 and now > deadline then return {-1} end',
+    "if ARGV[3] ~= '-1' then",
+    '  local deadline = tonumber(ARGV[3])',
+    '  if deadline >= 0 and now > deadline then return {-1} end',
+    'end',
+    newResult(rules, width),
     ...rules.map((r) => evaluateRule(r, true, 'cost')),
-    `if ${rules.map((r) => `o${r.i}.allowed`).join(' and ')} then`,
-    ...rules.map((r) => `  ${r.p}_commit(${r.k}, now, ${r.wlb}, cost, o${r.i})`),
+    `if ${rules.map((r) => `${r.allowed} == 1`).join(' and ')} then`,
+    ...rules.map((r) => inline(r.lua, `${r.p}_commit`, [r.k, 'now', ...r.wlb.map(String), 'cost', r.out], [])),
     'else',
     ...rules.map((r) => settle(r)),
     'end',
-    RETURN_RESULT(rules.map((r) => resultItems(`o${r.i}`, `o${r.i}.remaining`)).join(',\n  ')),
+    finish(rules.length, width),
   ].join('\n');
 };
 
 // A peek is a consume of 1 that commits nothing; allowed → the units left before it.
-const peek = (rules: readonly RuleCode[]): string =>
+const peek = (rules: readonly RuleCode[], width: number): string =>
   [
-    ...rules.map((r) => evaluateRule(r, false, '1')),
-    RETURN_RESULT(rules.map((r) => resultItems(`o${r.i}`, `o${r.i}.allowed and o${r.i}.remaining + 1 or o${r.i}.remaining`)).join(',\n  ')),
+    "local cost, COST = 1, '1'",
+    newResult(rules, width),
+    ...rules.map((r) => evaluateRule(r, false, 'cost')),
+    ...rules.map((r) => `if ${r.allowed} == 1 then ${r.remaining} = ${r.remaining} + 1 end`),
+    finish(rules.length, width),
   ].join('\n');
 
 // ARGV[2]: cost; ARGV[3]: when the units were charged (the decision's `at`).
@@ -173,7 +200,7 @@ const refund = (rules: readonly RuleCode[]): string =>
   [
     'local cost = tonumber(ARGV[2])',
     'local charged_at = tonumber(ARGV[3])',
-    ...rules.map((r) => `${r.p}_refund(${r.k}, now, ${r.wlb}, cost, charged_at)`),
+    ...rules.map((r) => `${r.p}_refund(${r.k}, now, ${r.wlb.join(', ')}, cost, charged_at)`),
     'return REPAIRED',
   ].join('\n');
 
@@ -192,25 +219,22 @@ export function declaresBlockKeys(op: Operation, rules: readonly ResolvedRule[])
   return op === 'reset' || (op !== 'refund' && rules.some((r) => r.blockForMs > 0));
 }
 
-// Keeps only the functions of a twin an operation calls (directly or through another): each is a
-// closure built on every call.
-function twinFor(lua: string, op: Operation): string {
-  const unused = op === 'consume' ? ['refund'] : op === 'peek' ? ['commit', 'refund'] : ['evaluate', 'commit'];
+// The functions of the twins the script's body calls, directly or through another (each is a
+// closure built on every call); the inlined evaluate and commit are not among them.
+function helpersFor(twins: readonly string[], body: string): string {
   const fn = (name: string): RegExp => new RegExp(`\\nlocal function ${name}\\([^)]*\\)\\n[\\s\\S]*?\\nend\\n`);
-  let out = lua;
-  for (const name of unused) out = out.replace(fn(`\\w+_${name}`), '\n');
+  let defs = twins.join('').replace(/\nlocal function \w+_(evaluate|commit)\([^)]*\)\n[\s\S]*?\nend\n/g, '\n');
   for (let changed = true; changed; ) {
     changed = false;
-    for (const [, name] of out.matchAll(/\nlocal function (\w+)\(/g)) {
-      if (name !== undefined && !/_(evaluate|commit|refund)$/.test(name) && out.split(`${name}(`).length === 2) {
-        out = out.replace(fn(name), '\n');
+    for (const [, name] of defs.matchAll(/\nlocal function (\w+)\(/g)) {
+      if (name !== undefined && `${defs}${body}`.split(`${name}(`).length === 2) {
+        defs = defs.replace(fn(name), '\n');
         changed = true;
       }
     }
   }
-  return out;
+  return defs.replace(/\n{3,}/g, '\n\n');
 }
-
 /**
  * Where a script's `now` comes from: `'time'` reads Redis `TIME` in the script (`ARGV[1]` is
  * ignored); `'argv'` takes `ARGV[1]`; `'argv-or-time'` takes `ARGV[1]` unless it is negative (the caller has no synced
@@ -218,7 +242,7 @@ function twinFor(lua: string, op: Operation): string {
  */
 export type ScriptClock = 'time' | 'argv' | 'argv-or-time';
 
-const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)`;
+const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000 + floor(tonumber(tm[2]) / 1000)`;
 
 /**
  * Builds the Lua source of one operation for one limiter's rules. Rule parameters are baked in as
@@ -237,27 +261,45 @@ const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000
  */
 export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock: ScriptClock, slackMs: number): string {
   if (op === 'reset') return RESET;
-  const used = [...new Set(rules.map((r) => r.algorithm))];
-  const code: RuleCode[] = rules.map((r, index) => ({
-    i: index + 1,
-    k: `KEYS[${index + 1}]`,
-    b: `KEYS[${rules.length + index + 1}]`,
-    p: ALGORITHM_DESCRIPTORS[r.algorithm].idPrefix,
-    wlb: `${r.windowMs}, ${r.limit}, ${r.burst}`,
-    blockForMs: r.blockForMs,
-    undo: TWINS[r.algorithm].undo,
-  }));
-  const helpers = [
-    used.some((a) => a === 'fixed-window' || a === 'sliding-window') ? HNUM : '',
-    op !== 'refund' && rules.some((r) => r.blockForMs > 0) ? BLOCKED_UNTIL : '',
-  ].join('');
-  const twins = used.map((a) => twinFor(TWINS[a].lua, op)).join('');
+  const n = rules.length;
+  // R's slots after the reply: each rule's `out`, then its undo and blocked flag when it has them.
+  let next = 4 * n + 2;
+  const code: RuleCode[] = rules.map((r, index) => {
+    const base = 4 * index + 2;
+    const undo = TWINS[r.algorithm].undo;
+    const out = `R[${next++}]`;
+    const undoSlot = undo ? `R[${next++}]` : 'false';
+    const blocked = r.blockForMs > 0 ? `R[${next++}]` : 'false';
+    return {
+      i: index + 1,
+      k: `KEYS[${index + 1}]`,
+      b: `KEYS[${n + index + 1}]`,
+      p: ALGORITHM_DESCRIPTORS[r.algorithm].idPrefix,
+      lua: TWINS[r.algorithm].lua,
+      wlb: [r.windowMs, r.limit, r.burst],
+      blockForMs: r.blockForMs,
+      undo,
+      allowed: `R[${base}]`,
+      remaining: `R[${base + 1}]`,
+      reset: `R[${base + 2}]`,
+      retry: `R[${base + 3}]`,
+      out,
+      undoSlot,
+      blocked,
+    };
+  });
+  const width = next - 1;
   const now =
     clock === 'time'
       ? `local now\ndo\n  ${READ_TIME}\nend`
       : clock === 'argv'
         ? 'local now = tonumber(ARGV[1])'
         : `local now = tonumber(ARGV[1])\nif now < 0 then\n  ${READ_TIME}\nend`;
-  const body = op === 'consume' ? consume(code) : op === 'peek' ? peek(code) : refund(code);
-  return `${PRELUDE}local SLACK = ${slackMs}\n${helpers}${twins}\n${now}\n${body}\n`;
+  const body = op === 'consume' ? consume(code, width) : op === 'peek' ? peek(code, width) : refund(code);
+  const used = [...new Set(rules.map((r) => r.algorithm))];
+  const helpers = helpersFor(
+    used.map((a) => TWINS[a].lua),
+    body,
+  );
+  return `${PRELUDE}local SLACK = ${slackMs}\n${helpers}\n${now}\n${body}\n`;
 }

@@ -1,4 +1,4 @@
-import { HASH_DROP_BEFORE } from './snippets';
+import { FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
 
 /**
  * Lua twin of `algorithms/fixed-window.ts`. State: one hash per key, field = window start (epoch
@@ -9,37 +9,43 @@ import { HASH_DROP_BEFORE } from './snippets';
  */
 export const FIXED_WINDOW_LUA = `
 -- Twin of fixedWindow (algorithms/fixed-window.ts): fw_evaluate, fw_commit, fw_refund are its
--- evaluate, commit, refund. The count lives in Redis, so \`out\` also carries the window's field.
+-- evaluate, commit, refund. The count lives in Redis: evaluate returns its outcome, then the window
+-- start when it created the window's field (commit's \`out\`, else false) and the field when it
+-- incremented it (the undo, else false).
 local function fw_evaluate(k, now, W, L, B, cost, consuming)
   local start = floor(now / W) * W
   local f = sfmt('%d', start)
-  local count, inc, new
+  local count, inc, new = 0, false, false
   if consuming and cost <= L then
-    count = call('HINCRBY', k, f, cost) - cost
+    ${FIRST('count', 'k', "'HINCRBY', k, f, COST")}
+    count = count - cost
     inc = true
     new = count == 0
   else
-    count = hnum(k, f, call('HGET', k, f))
+    local v
+    ${FIRST('v', 'k', "'HGET', k, f")}
+    ${HNUM('count', 'v', 'k', 'f')}
   end
   local reset_ms = start + W - now
-  if count + cost <= L then
-    return {allowed = true, remaining = L - count - cost, reset_ms = reset_ms, retry_after_ms = 0, inc = inc, new = new, f = f, start = start}
+  local allowed, remaining, retry = 1, L - count - cost, 0
+  if count + cost > L then
+    allowed, remaining, retry = 0, L - count, reset_ms
+    if cost > L then retry = INF end
   end
-  local retry = reset_ms
-  if cost > L then retry = INF end
-  return {allowed = false, remaining = L - count, reset_ms = reset_ms, retry_after_ms = retry, inc = inc, new = new, f = f, start = start}
+  return allowed, remaining, reset_ms, retry, new and start, inc and f
 end
 
 local function fw_commit(k, now, W, L, B, cost, out)
-  if out.new then
-    -- First units of this window: older windows are dead, and the hash lives until this one ends.
-    -- An older window's field can only still be here shortly after this window began: its key
-    -- expired SLACK (+ clock error) after that window ended. Past that, HLEN is skipped, which saves
-    -- a command per key and window; a field missed anyway would only cost memory (never read).
-    if now - out.start < 2 * SLACK + 1000 and redis.call('HLEN', k) > 1 then
-      ${HASH_DROP_BEFORE('k', 'out.start')}
+  if out then
+    -- First units of this window (out: its start): older windows are dead, and the hash lives until
+    -- this one ends. An older window's field can only still be here shortly after this window
+    -- began: its key expired SLACK (+ clock error) after that window ended. Past that, HLEN is
+    -- skipped, which saves a command per key and window; a field missed anyway would only cost
+    -- memory (never read).
+    if now - out < 2 * SLACK + 1000 and redis.call('HLEN', k) > 1 then
+      ${HASH_DROP_BEFORE('k', 'out')}
     end
-    redis.call('PEXPIRE', k, sfmt('%d', out.start + W - now + SLACK))
+    redis.call('PEXPIRE', k, sfmt('%d', out + W - now + SLACK))
   end
 end
 
@@ -48,8 +54,11 @@ local function fw_refund(k, now, W, L, B, cost, charged_at)
   -- Only the window the units were charged in, and only while it lasts.
   if cs + W > now and cs <= now then
     local f = sfmt('%d', cs)
-    local v = hnum(k, f, call('HGET', k, f))
-    if v > 0 then redis.call('HINCRBY', k, f, -math.min(v, cost)) end
+    local v
+    ${FIRST('v', 'k', "'HGET', k, f")}
+    local n = 0
+    ${HNUM('n', 'v', 'k', 'f')}
+    if n > 0 then redis.call('HINCRBY', k, f, -math.min(n, cost)) end
   end
 end
 `;

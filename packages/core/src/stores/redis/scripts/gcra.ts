@@ -1,4 +1,32 @@
-import { CORRUPT } from './snippets';
+import { CORRUPT, FIRST } from './snippets';
+
+// gcra_load(): the stored TAT of `k` into the locals tat, rem (0, 0 when absent or foreign) and
+// found.
+const LOAD = `local tat, rem, found = 0, 0, false
+  do
+    local v
+    ${FIRST('v', 'k', "'GET', k")}
+    if v then
+      local a, b = string.match(v, '^(%-?%d+) (%d+)$')
+      if a then tat, rem, found = tonumber(a), tonumber(b), true else ${CORRUPT('k')} end
+    end
+  end`;
+
+// backlogOf(): (TAT - now) x limit when TAT is ahead of now, else 0, into the local backlog.
+const BACKLOG = `local backlog = 0
+  if tat > now or (tat == now and rem > 0) then backlog = (tat - now) * L + rem end`;
+
+// setTat() plus the write: stores TAT = now + scaled / limit until it has passed.
+const STORE = (scaled: string): string => `do
+    local sc = ${scaled}
+    local whole = floor(sc / L)
+    local t = now + whole
+    local r = sc - whole * L
+    local expires = t
+    if r > 0 then expires = t + 1 end
+    if expires > now then redis.call('SET', k, sfmt('%d %d', t, r), 'PX', sfmt('%d', expires - now + SLACK))
+    else redis.call('DEL', k) end
+  end`;
 
 /**
  * Lua twin of `algorithms/gcra.ts`. State: one string per key, `"<tat> <rem>"`: the TAT as whole
@@ -9,56 +37,32 @@ import { CORRUPT } from './snippets';
  */
 export const GCRA_LUA = `
 -- Twin of gcra (algorithms/gcra.ts): gcra_evaluate, gcra_commit, gcra_refund are its evaluate,
--- commit, refund; gcra_backlog is backlogOf(); gcra_store is setTat() plus the write.
-local function gcra_load(k)
-  local v = call('GET', k)
-  if not v then return 0, 0, false end
-  local a, b = string.match(v, '^(%-?%d+) (%d+)$')
-  if a then return tonumber(a), tonumber(b), true end
-  ${CORRUPT('k')}
-  return 0, 0, false
-end
-
--- (TAT - now) x limit when TAT is ahead of now, else 0.
-local function gcra_backlog(tat, rem, now, L)
-  if tat > now or (tat == now and rem > 0) then return (tat - now) * L + rem end
-  return 0
-end
-
--- Stores TAT = now + scaled / limit until it has passed.
-local function gcra_store(k, now, L, scaled)
-  local whole = floor(scaled / L)
-  local tat = now + whole
-  local rem = scaled - whole * L
-  local expires = tat
-  if rem > 0 then expires = tat + 1 end
-  if expires > now then redis.call('SET', k, sfmt('%d %d', tat, rem), 'PX', sfmt('%d', expires - now + SLACK))
-  else redis.call('DEL', k) end
-end
-
+-- commit, refund. evaluate returns its outcome and the backlog (commit's \`out\`).
 local function gcra_evaluate(k, now, W, L, B, cost, consuming)
-  local tat, rem = gcra_load(k)
+  ${LOAD}
   local tau = B * W
-  local backlog = gcra_backlog(tat, rem, now, L)
+  ${BACKLOG}
   local after = backlog + cost * W
+  local allowed, remaining, reset_ms, retry = 1, 0, 0, 0
   if after <= tau then
-    return {allowed = true, remaining = floor((tau - after) / W), reset_ms = math.ceil(after / L), retry_after_ms = 0, backlog = backlog}
+    remaining, reset_ms = floor((tau - after) / W), ceil(after / L)
+  else
+    allowed, remaining, reset_ms, retry = 0, floor((tau - backlog) / W), ceil(backlog / L), INF
+    if cost <= B then retry = ceil((after - tau) / L) end
   end
-  local retry = INF
-  if cost <= B then retry = math.ceil((after - tau) / L) end
-  return {allowed = false, remaining = floor((tau - backlog) / W), reset_ms = math.ceil(backlog / L), retry_after_ms = retry, backlog = backlog}
+  return allowed, remaining, reset_ms, retry, backlog
 end
 
 local function gcra_commit(k, now, W, L, B, cost, out)
-  gcra_store(k, now, L, out.backlog + cost * W)
+  ${STORE('out + cost * W')}
 end
 
 local function gcra_refund(k, now, W, L, B, cost, charged_at)
   -- The backlog never exceeds tau: a charge that old has been repaid.
   if (now - charged_at) * L >= B * W then return end
-  local tat, rem, found = gcra_load(k)
+  ${LOAD}
   if not found then return end
-  local backlog = gcra_backlog(tat, rem, now, L)
-  if backlog > 0 then gcra_store(k, now, L, math.max(0, backlog - cost * W)) end
+  ${BACKLOG}
+  if backlog > 0 then ${STORE('math.max(0, backlog - cost * W)')} end
 end
 `;

@@ -1,4 +1,4 @@
-import { CORRUPT } from './snippets';
+import { CORRUPT, FIRST } from './snippets';
 
 /**
  * Lua twin of `algorithms/sliding-log.ts`. State: one LIST per key, one timestamp (epoch ms) per
@@ -9,12 +9,14 @@ import { CORRUPT } from './snippets';
  */
 export const SLIDING_LOG_LUA = `
 -- Twin of slidingLog (algorithms/sliding-log.ts): sl_evaluate, sl_commit, sl_refund are its
--- evaluate, commit, refund; sl_dead counts what its prune() would drop.
+-- evaluate, commit, refund; sl_dead counts what its prune() would drop. evaluate returns its
+-- outcome and that count (commit's \`out\`).
 
 -- How many leading entries have aged out (t + W <= now). A list with an entry that is not a
 -- timestamp among them is foreign or corrupt: it is dropped (and reported) as a whole.
 local function sl_dead(k, now, W)
-  local head = call('LINDEX', k, 0)
+  local head
+  ${FIRST('head', 'k', "'LINDEX', k, 0")}
   if not head then return 0 end
   local t = tonumber(head)
   if t == nil then ${CORRUPT('k')}; return 0 end
@@ -34,17 +36,17 @@ end
 local function sl_evaluate(k, now, W, L, B, cost, consuming)
   local drop = sl_dead(k, now, W)
   local n = redis.call('LLEN', k) - drop
-  if n + cost <= L then
-    return {allowed = true, remaining = L - n - cost, reset_ms = W, retry_after_ms = 0, drop = drop}
+  local allowed, remaining, reset_ms, retry = 1, L - n - cost, W, 0
+  if n + cost > L then
+    allowed, remaining, reset_ms, retry = 0, L - n, 0, INF
+    if n > 0 then reset_ms = (tonumber(redis.call('LINDEX', k, -1)) or 0) + W - now end
+    if cost <= L then retry = (tonumber(redis.call('LINDEX', k, drop + n + cost - L - 1)) or 0) + W - now end
   end
-  local reset_ms, retry = 0, INF
-  if n > 0 then reset_ms = (tonumber(redis.call('LINDEX', k, -1)) or 0) + W - now end
-  if cost <= L then retry = (tonumber(redis.call('LINDEX', k, drop + n + cost - L - 1)) or 0) + W - now end
-  return {allowed = false, remaining = L - n, reset_ms = reset_ms, retry_after_ms = retry, drop = drop}
+  return allowed, remaining, reset_ms, retry, drop
 end
 
 local function sl_commit(k, now, W, L, B, cost, out)
-  if out.drop > 0 then redis.call('LTRIM', k, out.drop, -1) end
+  if out > 0 then redis.call('LTRIM', k, out, -1) end
   local t = sfmt('%d', now)
   local batch = {}
   for i = 1, cost do

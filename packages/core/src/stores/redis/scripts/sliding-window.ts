@@ -1,35 +1,39 @@
-import { HASH_DROP_BEFORE } from './snippets';
+import { FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
 
 /**
  * Lua twin of `algorithms/sliding-window.ts`. State: one hash per key, field = window start (epoch
  * ms), value = count; the current and the previous window are read, so a decision costs
- * `HINCRBY` (optimistic, undone on denial) + `HGET`, plus `PEXPIRE` once per window. Each
- * function returns one table built by a single constructor: allocations are most of a script's cost.
+ * `HINCRBY` (optimistic, undone on denial) + `HGET`, plus `PEXPIRE` once per window.
  * @internal
  */
 export const SLIDING_WINDOW_LUA = `
 -- Twin of slidingWindow (algorithms/sliding-window.ts): sw_evaluate, sw_commit, sw_refund are its
 -- evaluate, commit, refund. Windows roll by field name (window start), so there is no roll().
+-- evaluate returns its outcome, the window start when it created the window's field (commit's
+-- \`out\`, else false) and the field when it incremented it (the undo, else false).
 local function sw_evaluate(k, now, W, L, B, cost, consuming)
   local start = floor(now / W) * W
   local f, pf = sfmt('%d', start), sfmt('%d', start - W)
-  local cur, prev, inc, new
+  local cur, prev, inc, new = 0, 0, false, false
   if consuming and cost <= L then
-    cur = call('HINCRBY', k, f, cost) - cost
+    ${FIRST('cur', 'k', "'HINCRBY', k, f, COST")}
+    cur = cur - cost
     inc = true
     new = cur == 0
-    prev = hnum(k, pf, redis.call('HGET', k, pf))
+    local v = redis.call('HGET', k, pf)
+    ${HNUM('prev', 'v', 'k', 'pf')}
   else
-    local a = call('HMGET', k, f, pf)
-    cur = hnum(k, f, a[1])
-    prev = hnum(k, pf, a[2])
+    local a
+    ${FIRST('a', 'k', "'HMGET', k, f, pf")}
+    ${HNUM('cur', 'a[1]', 'k', 'f')}
+    ${HNUM('prev', 'a[2]', 'k', 'pf')}
   end
   local usedW = prev * (W - (now - start)) + cur * W
-  local allowed, remaining, retry = true, 0, 0
+  local allowed, remaining, retry = 1, 0, 0
   if usedW + cost * W <= L * W then
     remaining = floor((L * W - usedW - cost * W) / W)
   else
-    allowed = false
+    allowed = 0
     remaining = math.max(0, floor((L * W - usedW) / W))
     if cost > L then
       retry = INF
@@ -45,16 +49,16 @@ local function sw_evaluate(k, now, W, L, B, cost, consuming)
       end
     end
   end
-  return {allowed = allowed, remaining = remaining, reset_ms = start + W - now, retry_after_ms = retry, inc = inc, new = new, f = f, start = start}
+  return allowed, remaining, start + W - now, retry, new and start, inc and f
 end
 
 local function sw_commit(k, now, W, L, B, cost, out)
-  if out.new then
+  if out then
     if redis.call('HLEN', k) > 2 then
-      ${HASH_DROP_BEFORE('k', 'out.start - W')}
+      ${HASH_DROP_BEFORE('k', 'out - W')}
     end
     -- The current window still weighs on the next one.
-    redis.call('PEXPIRE', k, sfmt('%d', out.start + 2 * W - now + SLACK))
+    redis.call('PEXPIRE', k, sfmt('%d', out + 2 * W - now + SLACK))
   end
 end
 
@@ -63,8 +67,11 @@ local function sw_refund(k, now, W, L, B, cost, charged_at)
   local cs = floor(charged_at / W) * W
   if cs == start or cs == start - W then
     local f = sfmt('%d', cs)
-    local v = hnum(k, f, call('HGET', k, f))
-    if v > 0 then redis.call('HINCRBY', k, f, -math.min(v, cost)) end
+    local v
+    ${FIRST('v', 'k', "'HGET', k, f")}
+    local n = 0
+    ${HNUM('n', 'v', 'k', 'f')}
+    if n > 0 then redis.call('HINCRBY', k, f, -math.min(n, cost)) end
   end
 end
 `;

@@ -1,12 +1,33 @@
 /**
  * Lua fragments pasted into the twins where they are used rather than defined as shared functions:
  * every `local function` of a script is a closure built again on each call (about as costly as a
- * Redis command here), and these run only on rare paths.
+ * Redis command here), and the driver inlines the twins' hot functions into the script's body.
  * @internal
  */
 
 /** Drops key `k` (foreign or corrupt state) and counts the repair in `REPAIRED`. */
 export const CORRUPT = (k: string): string => `redis.call('DEL', ${k}); REPAIRED = REPAIRED + 1`;
+
+/**
+ * A key's first command: `redis.pcall(args)` into `v` (declared by the caller); a WRONGTYPE or
+ * non-integer error drops the key (`k`, foreign state) and runs the command again. Later commands on
+ * the same key use `redis.call`: its type is known by then.
+ */
+export const FIRST = (v: string, k: string, args: string): string => `${v} = redis.pcall(${args})
+  if type(${v}) == 'table' and ${v}.err then
+    if not (string.find(${v}.err, 'WRONGTYPE', 1, true) or string.find(${v}.err, 'not an integer', 1, true)) then error(${v}) end
+    ${CORRUPT(k)}
+    ${v} = redis.call(${args})
+  end`;
+
+/**
+ * Hash field `f` of `k` read as `v` (a bulk string or false) into the number `x` (declared by the
+ * caller, 0 when absent): a value that is not an integer counts as 0 and is dropped (window twins).
+ */
+export const HNUM = (x: string, v: string, k: string, f: string): string => `if ${v} then
+    ${x} = tonumber(${v})
+    if ${x} == nil or ${x} ~= floor(${x}) then redis.call('HDEL', ${k}, ${f}); REPAIRED = REPAIRED + 1; ${x} = 0 end
+  end`;
 
 /**
  * Drops the fields of hash `k` whose window started before `before`, and fields that are no window

@@ -1,4 +1,30 @@
-import { CORRUPT } from './snippets';
+import { CORRUPT, FIRST } from './snippets';
+
+// tb_load() then refill(): the bucket of `k` at `now` into the locals ts, tokens (a full bucket
+// when absent or foreign) and found.
+const LOAD_REFILLED = `local ts, tokens, found = now, cap, false
+  do
+    local v
+    ${FIRST('v', 'k', "'GET', k")}
+    if v then
+      local a, b = string.match(v, '^(%-?%d+) (%-?%d+)$')
+      if a then ts, tokens, found = tonumber(a), tonumber(b), true else ${CORRUPT('k')} end
+    end
+    local elapsed = now - ts
+    if elapsed > 0 then
+      local add = elapsed * L
+      if add >= cap - tokens then tokens = cap else tokens = tokens + add end
+      ts = now
+    end
+  end`;
+
+// Keeps the state until its expiresAt.
+const STORE = (ts: string, tokens: string): string => `do
+    local t, n = ${ts}, ${tokens}
+    local ttl = t + ceil((cap - n) / L) - now
+    if ttl > 0 then redis.call('SET', k, sfmt('%d %d', t, n), 'PX', sfmt('%d', ttl + SLACK))
+    else redis.call('DEL', k) end
+  end`;
 
 /**
  * Lua twin of `algorithms/token-bucket.ts`. State: one string per key, `"<ts> <tokens × W>"`
@@ -7,57 +33,31 @@ import { CORRUPT } from './snippets';
  */
 export const TOKEN_BUCKET_LUA = `
 -- Twin of tokenBucket (algorithms/token-bucket.ts): tb_evaluate, tb_commit, tb_refund are its
--- evaluate, commit, refund; tb_refill is refill(); tb_store keeps the state until its expiresAt.
-local function tb_load(k, now, cap)
-  local v = call('GET', k)
-  if v then
-    local a, b = string.match(v, '^(%-?%d+) (%-?%d+)$')
-    if a then return tonumber(a), tonumber(b), true end
-    ${CORRUPT('k')}
-  end
-  return now, cap, false
-end
-
-local function tb_refill(ts, tokens, now, L, cap)
-  local elapsed = now - ts
-  if elapsed > 0 then
-    local add = elapsed * L
-    if add >= cap - tokens then tokens = cap else tokens = tokens + add end
-    ts = now
-  end
-  return ts, tokens
-end
-
-local function tb_store(k, now, L, cap, ts, tokens)
-  local ttl = ts + math.ceil((cap - tokens) / L) - now
-  if ttl > 0 then redis.call('SET', k, sfmt('%d %d', ts, tokens), 'PX', sfmt('%d', ttl + SLACK))
-  else redis.call('DEL', k) end
-end
-
+-- evaluate, commit, refund. evaluate returns its outcome and the refilled bucket {ts, tokens}
+-- (commit's \`out\`).
 local function tb_evaluate(k, now, W, L, B, cost, consuming)
   local cap = B * W
-  local ts, tokens = tb_load(k, now, cap)
-  ts, tokens = tb_refill(ts, tokens, now, L, cap)
+  ${LOAD_REFILLED}
   local need = cost * W
-  if tokens >= need then
-    return {allowed = true, remaining = floor((tokens - need) / W), reset_ms = math.ceil((cap - tokens + need) / L), retry_after_ms = 0, ts = ts, tokens = tokens}
+  local allowed, remaining, reset_ms, retry = 1, floor((tokens - need) / W), ceil((cap - tokens + need) / L), 0
+  if tokens < need then
+    allowed, remaining, reset_ms, retry = 0, floor(tokens / W), ceil((cap - tokens) / L), INF
+    if cost <= B then retry = ceil((need - tokens) / L) end
   end
-  local retry = INF
-  if cost <= B then retry = math.ceil((need - tokens) / L) end
-  return {allowed = false, remaining = floor(tokens / W), reset_ms = math.ceil((cap - tokens) / L), retry_after_ms = retry, ts = ts, tokens = tokens}
+  return allowed, remaining, reset_ms, retry, {ts, tokens}
 end
 
 local function tb_commit(k, now, W, L, B, cost, out)
-  tb_store(k, now, L, B * W, out.ts, out.tokens - cost * W)
+  local cap = B * W
+  ${STORE('out[1]', 'out[2] - cost * W')}
 end
 
 local function tb_refund(k, now, W, L, B, cost, charged_at)
   local cap = B * W
   -- A charge older than a full refill has been repaid already.
   if (now - charged_at) * L >= cap then return end
-  local ts, tokens, found = tb_load(k, now, cap)
+  ${LOAD_REFILLED}
   if not found then return end
-  ts, tokens = tb_refill(ts, tokens, now, L, cap)
-  tb_store(k, now, L, cap, ts, math.min(cap, tokens + cost * W))
+  ${STORE('ts', 'math.min(cap, tokens + cost * W)')}
 end
 `;

@@ -1,54 +1,80 @@
 import { ALGORITHMS, type Rule, resolveRule } from '../../../../src/rules';
-import { buildScript, declaresBlockKeys, MAX_REDIS_RULES, type Operation } from '../../../../src/stores/redis/scripts/driver';
+import { buildScript, declaresBlockKeys, inline, MAX_REDIS_RULES, type Operation } from '../../../../src/stores/redis/scripts/driver';
 import { newRedis, uniquePrefix } from '../helpers';
 
-// Each `local function` is a closure Redis builds again on every call, so a script defines only
-// what its operation runs; the rest of its cost is tables, one per rule evaluation.
+// Each `local function` is a closure Redis builds again on every call, and each table an
+// allocation: the twins' evaluate and commit are pasted into the script's body, so a consume or a
+// peek defines no function (but helpers with loops) and builds one table, its result (a token
+// bucket one more: its refilled bucket).
 const definitions = (src: string): string[] => [...src.matchAll(/local function (\w+)\(/g)].map((m) => m[1] as string);
+const constructors = (src: string): string[] => src.match(/[^\n]*\{[^\n}]*\}?/g)?.filter((l) => !/^\s*--/.test(l)) ?? [];
 
 describe('generated scripts', () => {
   const sliding = [resolveRule({ limit: 5, window: 60_000 })];
   const gcra = [resolveRule({ limit: 5, window: 60_000, algorithm: 'gcra', blockFor: 1000 })];
+  const log = [resolveRule({ limit: 5, window: 60_000, algorithm: 'sliding-log' })];
 
-  it('consume defines evaluate and commit, never refund', () => {
-    expect(definitions(buildScript('consume', sliding, 'time', 0))).toEqual(['call', 'hnum', 'sw_evaluate', 'sw_commit']);
-    expect(definitions(buildScript('consume', gcra, 'time', 0))).toEqual([
-      'call',
-      'blocked_until',
-      'gcra_load',
-      'gcra_backlog',
-      'gcra_store',
-      'gcra_evaluate',
-      'gcra_commit',
-    ]);
-  });
-
-  it('peek defines evaluate only, and drops helpers only commit and refund call', () => {
-    expect(definitions(buildScript('peek', gcra, 'time', 0))).toEqual([
-      'call',
-      'blocked_until',
-      'gcra_load',
-      'gcra_backlog',
-      'gcra_evaluate',
-    ]);
+  it('consume and peek define no function: evaluate and commit are inlined, helpers with loops kept', () => {
+    for (const op of ['consume', 'peek'] as const) {
+      expect(definitions(buildScript(op, sliding, 'time', 0))).toEqual([]);
+      expect(definitions(buildScript(op, gcra, 'time', 0))).toEqual([]);
+      expect(definitions(buildScript(op, log, 'time', 0))).toEqual(['sl_dead']);
+    }
   });
 
   it('refund defines refund and its helpers, no blockFor lookup', () => {
-    expect(definitions(buildScript('refund', gcra, 'time', 0))).toEqual(['call', 'gcra_load', 'gcra_backlog', 'gcra_store', 'gcra_refund']);
+    expect(definitions(buildScript('refund', gcra, 'time', 0))).toEqual(['gcra_refund']);
+    expect(definitions(buildScript('refund', log, 'time', 0))).toEqual(['sl_dead', 'sl_refund']);
+    expect(buildScript('refund', gcra, 'time', 0)).not.toContain("'GET', KEYS[2]");
   });
 
-  it('inlines rule numbers and builds no table per rule beyond its evaluation', () => {
+  it('inlines rule numbers and builds no table but its result', () => {
     const src = buildScript('consume', [...sliding, ...gcra], 'argv', 0);
-    expect(src).toContain('sw_evaluate(KEYS[1], now, 60000, 5, 5, cost, true)');
-    expect(src).toContain('gcra_evaluate(KEYS[2], now, 60000, 5, 5, cost, true)');
-    expect(src).not.toMatch(/local R = \{/);
+    expect(src).toContain('local k, W, L, B, consuming = KEYS[1], 60000, 5, 5, true');
+    expect(src).toContain('local k, W, L, B, consuming = KEYS[2], 60000, 5, 5, true');
+    expect(src).toContain('local k, W, L, B, out = KEYS[2], 60000, 5, 5, R[');
+    expect(constructors(src)).toEqual([
+      '  if deadline >= 0 and now > deadline then return {-1}',
+      expect.stringMatching(/^local R = \{now, 0, 0, 0, 0, 0, 0, 0, 0(, false)+\}$/),
+    ]);
   });
 
-  it('caps the rules at what a Lua function can hold as locals', () => {
-    const rules = Array.from({ length: MAX_REDIS_RULES }, (_, i) => resolveRule({ limit: 5, window: 1000 * (i + 1) }));
-    const locals = buildScript('consume', rules, 'time', 0).match(/^local o\d+/gm) ?? [];
-    expect(locals).toHaveLength(MAX_REDIS_RULES);
-    expect(MAX_REDIS_RULES).toBeLessThanOrEqual(190);
+  it('inline() refuses a function that returns early, or a commit that returns', () => {
+    const lua =
+      '\nlocal function x_evaluate(k, now)\n  if k then return 1 end\n  return 2\nend\n\nlocal function x_commit(k)\n  return\nend\n';
+    expect(() => inline(lua, 'x_evaluate', ['KEYS[1]', 'now'], ['R[2]'])).toThrow(/only return/);
+    expect(() => inline(lua, 'x_commit', ['KEYS[1]'], [])).toThrow(/must not return/);
+    expect(() => inline(lua, 'y_evaluate', [], [])).toThrow(/no function/);
+    expect(
+      inline(
+        '\nlocal function x_evaluate(k, now)\n  local a = k\n  return a, 1\nend\n',
+        'x_evaluate',
+        ['KEYS[1]', 'now'],
+        ['R[2]', 'R[3]'],
+      ),
+    ).toBe('do -- x_evaluate\n  local k = KEYS[1]\n  local a = k\n  R[2], R[3] = a, 1\nend');
+  });
+
+  it(`${MAX_REDIS_RULES} rules: one straight script, its result 1 + 4 numbers per rule`, async () => {
+    const rules = Array.from({ length: MAX_REDIS_RULES }, (_, i) =>
+      resolveRule({
+        limit: 5,
+        window: 1000 * (i + 1),
+        algorithm: ALGORITHMS[i % ALGORITHMS.length],
+        ...(i % 7 === 0 ? { blockFor: 1000 } : {}),
+      } as Rule),
+    );
+    const client = newRedis();
+    try {
+      const prefix = uniquePrefix('many');
+      const state = rules.map((r) => `${prefix}${r.id}:{k}`);
+      const keys = [...state, ...state.map((k) => `${k}:b`)];
+      const reply = (await client.eval(buildScript('consume', rules, 'time', 0), keys.length, ...keys, 0, 1, -1)) as number[];
+      expect(reply).toHaveLength(1 + 4 * MAX_REDIS_RULES);
+      for (let j = 1; j < reply.length; j += 4) expect(reply[j]).toBe(1);
+    } finally {
+      await client.quit();
+    }
   });
 });
 
