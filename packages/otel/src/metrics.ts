@@ -1,0 +1,66 @@
+import type { Meter, MeterProvider } from '@opentelemetry/api';
+import type { DecisionEvent, RecoverEvent, StoreErrorEvent } from '@ratekeeper/core';
+
+/** The instrumentation scope: the meter's name. */
+export const INSTRUMENTATION_NAME = '@ratekeeper/otel';
+/** The meter's version: this package's (a test keeps it equal to package.json's). */
+export const VERSION = '0.1.0';
+
+/** Names of the metrics `instrument()` records. */
+export const METRICS = Object.freeze({
+  /** Counter, `{decision}`: every decision (`consume`, `peek`, HTTP), by `outcome`, `rule` and `limiter`. */
+  decisions: 'ratekeeper.decisions',
+  /** Histogram, seconds: the time to every decision's answer, by `limiter` and `outcome`. */
+  storeDuration: 'ratekeeper.store.duration',
+  /** Counter, `{error}`: every store failure, by `limiter`, `operation` and `policy`. */
+  storeErrors: 'ratekeeper.store.errors',
+  /** Counter, `{recovery}`: a limiter's store answering again after an outage, by `limiter`. */
+  storeRecoveries: 'ratekeeper.store.recoveries',
+} as const);
+
+// Store round trips take microseconds (memory) to milliseconds (Redis); a timed-out call takes
+// `timeoutMs` (250 ms by default). The SDK's default boundaries (0 to 10,000) are meant for
+// milliseconds and would put every one of these into the first bucket.
+// The same boundaries as @ratekeeper/prometheus's, so one dashboard reads either.
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** Records ratekeeper's events on one meter. */
+export interface Recorder {
+  decision(event: DecisionEvent): void;
+  storeError(event: StoreErrorEvent): void;
+  recover(event: RecoverEvent): void;
+}
+
+/** Creates the instruments on `provider`'s ratekeeper meter. No attribute is ever a key or an address. */
+export function createRecorder(provider: MeterProvider): Recorder {
+  const meter: Meter = provider.getMeter(INSTRUMENTATION_NAME, VERSION);
+  const decisions = meter.createCounter(METRICS.decisions, {
+    description: 'Rate-limit decisions, by outcome, binding rule and limiter.',
+    unit: '{decision}',
+  });
+  const duration = meter.createHistogram(METRICS.storeDuration, {
+    description: 'Time from sending a decision to the store to its answer (or to the failure policy, when the store failed).',
+    unit: 's',
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+  const errors = meter.createCounter(METRICS.storeErrors, {
+    description: 'Store failures seen by rate limiters, by operation and the policy that answered meanwhile.',
+    unit: '{error}',
+  });
+  const recoveries = meter.createCounter(METRICS.storeRecoveries, {
+    description: "Outages after which a limiter's store answered again.",
+    unit: '{recovery}',
+  });
+  return {
+    decision(e) {
+      decisions.add(1, { outcome: e.outcome, rule: e.rule, limiter: e.limiter });
+      duration.record(e.durationMs / 1000, { limiter: e.limiter, outcome: e.outcome });
+    },
+    storeError(e) {
+      errors.add(1, { limiter: e.limiter, operation: e.operation, policy: e.policy });
+    },
+    recover(e) {
+      recoveries.add(1, { limiter: e.limiter });
+    },
+  };
+}
