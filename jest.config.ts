@@ -35,6 +35,7 @@ const REDIS_SUITES = [
   '<rootDir>/examples/redis-cluster/',
   '<rootDir>/packages/nestjs/test/redis-',
   '<rootDir>/packages/otel/test/redis-',
+  '<rootDir>/packages/prometheus/test/redis-',
   // RedisStore on Bun and Deno (test/runtimes/redis-bun.test.ts, redis-deno.test.ts).
   '<rootDir>/test/runtimes/redis-',
 ];
