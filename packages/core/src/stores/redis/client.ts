@@ -28,9 +28,11 @@ export type RedisStoreClient = RedisClient | IoredisCompatibleClient | NodeRedis
 
 /**
  * ioredis options that stop it from re-sending a command whose connection closed before the reply
- * (it may already have run: a consume would count twice). Spread them into `new Redis({...})`.
+ * (it may already have run: a consume would count twice) and, through Sentinel, make it follow a
+ * failover at once (`+switch-master`) instead of writing to the old master until Sentinel drops
+ * the connection (~10 s: counts made there are lost). Spread them into `new Redis({...})`.
  */
-export const replaySafeRedisOptions = Object.freeze({ autoResendUnfulfilledCommands: false as const });
+export const replaySafeRedisOptions = Object.freeze({ autoResendUnfulfilledCommands: false as const, failoverDetector: true as const });
 
 /** The Cluster equivalent of {@link replaySafeRedisOptions}: no retry of a command whose node connection closed. */
 export const replaySafeClusterOptions = Object.freeze({ retryDelayOnFailover: 0 });

@@ -314,10 +314,7 @@ class BoundRedisStore implements BoundStore {
       (error: unknown) => {
         // Only NOSCRIPT proves the script did not run, so only then is it sent again (as EVAL,
         // which also caches it). Any other error goes to the limiter's onStoreError policy.
-        if (!isNoScript(error)) {
-          client.onCallError(error);
-          throw error;
-        }
+        if (!isNoScript(error)) throw error;
         args[0] = this.#scripts[op].src;
         return client.eval(args).then((r) => this.#result(op, r));
       },

@@ -30,12 +30,15 @@ export interface NodeRedisClusterLike {
   off(event: string, listener: Listener): unknown;
 }
 
-/** True for a node-redis client or cluster (and not an ioredis one, which is tested first). @internal */
+/**
+ * True for a node-redis client or cluster (and not an ioredis one, which is tested first): every
+ * member the connection uses, so a look-alike missing one is a ConfigError naming `client`. @internal
+ */
 export function isNodeRedisLike(value: object): boolean {
   const c = value as Record<string, unknown>;
-  return (
-    typeof c.sendCommand === 'function' && typeof c.isReady === 'boolean' && typeof c.isOpen === 'boolean' && typeof c.on === 'function'
-  );
+  if (typeof c.isReady !== 'boolean' || typeof c.isOpen !== 'boolean') return false;
+  for (const m of ['sendCommand', 'on', 'off', 'once'] as const) if (typeof c[m] !== 'function') return false;
+  return typeof c.nodeClient !== 'function' || (Array.isArray(c.masters) && Array.isArray(c.slots));
 }
 
 function isCluster(value: NodeRedisClientLike | NodeRedisClusterLike): value is NodeRedisClusterLike {
@@ -126,7 +129,6 @@ export function nodeRedisConnection(client: NodeRedisClientLike | NodeRedisClust
       const listener = wrapped.get(fn);
       if (name !== undefined && listener !== undefined) client.off(name, listener);
     },
-    onCallError: () => {},
     close: async () => {},
   };
   if (isCluster(client)) {

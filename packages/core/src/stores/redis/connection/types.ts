@@ -46,8 +46,6 @@ export interface Connection {
   off(event: ConnectionEvent, fn: (error?: unknown) => void): void;
   evalsha(args: ScriptArgs): Promise<unknown>;
   eval(args: ScriptArgs): Promise<unknown>;
-  /** Called with every error a script call returned (e.g. to follow a Sentinel failover). */
-  onCallError(error: unknown): void;
   /** Every master the connection knows now. */
   masters(): ServerNode[];
   /** The node `TIME` is read from: a Cluster's owner of slot 0, so every app server uses the same. */
