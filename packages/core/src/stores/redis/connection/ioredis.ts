@@ -28,7 +28,6 @@ export function isIoredisLike(value: object): boolean {
  * after a `SENTINEL FAILOVER`, measured on Redis 7.0): every count made there is lost. @internal
  */
 export function isReplaySafe(client: IoClient): boolean {
-  if (process.env.RK_MUTANT) return true;
   if (client.isCluster) {
     const o = (client as Cluster).options;
     if ((o.retryDelayOnFailover ?? 100) !== 0) return false;
@@ -78,7 +77,7 @@ function replaySafe(client: IoClient): { connection: IoClient; owned: boolean } 
   // Not when the duplicate already ended (the store was closed first): ioredis's disconnect() on a
   // closed socket arms a referenced 2 s destroy timer that never clears, delaying the app's exit.
   client.once('end', () => {
-    connection.disconnect();
+    if (connection.status !== 'end') connection.disconnect();
   });
   return { connection, owned: true };
 }
