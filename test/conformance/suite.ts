@@ -1,5 +1,6 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { request as httpRequest } from 'node:http';
-import { type BoundStore, MemoryStore, type Store } from '@ratekeeper/core';
+import { type BoundStore, CHANNELS, type DecisionEvent, MemoryStore, type Store } from '@ratekeeper/core';
 import supertest from 'supertest';
 import type { AppSetup, Harness, HasHeaders, RunningApp, SuiteOptions } from './harness';
 import { Thenable } from './thenable';
@@ -498,6 +499,43 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
       const res = await http.get('/ok');
       expect(res.status).toBe(429);
       expect(res.headers['retry-after']).toBe('1');
+    });
+
+    it('`name` labels the limiter of every decision on ratekeeper:decision, beside fixed rules or a rules function', async () => {
+      const events: DecisionEvent[] = [];
+      const listener = (m: unknown) => events.push(m as DecisionEvent);
+      subscribe(CHANNELS.decision, listener);
+      try {
+        const http = await start({
+          limiters: [
+            { now, name: 'fixed', rules: [{ limit: 1, window: '1m', name: 'per-minute' }] },
+            { now, name: 'by-plan', rules: () => [{ limit: 5, window: '1h', name: 'hourly' }] },
+          ],
+        });
+        expect(await statuses(http, 2)).toEqual([200, 429]);
+      } finally {
+        unsubscribe(CHANNELS.decision, listener);
+      }
+      const seen = events.map((e) => [e.limiter, e.rule, e.outcome]);
+      expect(seen).toContainEqual(['fixed', 'per-minute', 'allowed']);
+      expect(seen).toContainEqual(['fixed', 'per-minute', 'limited']);
+      expect(seen).toContainEqual(['by-plan', 'hourly', 'allowed']);
+    });
+
+    it('without onError, a store outage is warned once through the `logger` option, not as a process warning', async () => {
+      const warnings: string[] = [];
+      const processWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+      try {
+        const http = await start({
+          limiters: [{ limit: 1, window: '1m', now, store: new BrokenStore(), logger: { warn: (m) => warnings.push(m) } }],
+        });
+        expect(await statuses(http, 3)).toEqual([200, 200, 200]);
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toMatch(/connection refused.*onStoreError/);
+        expect(processWarning).not.toHaveBeenCalled();
+      } finally {
+        processWarning.mockRestore();
+      }
     });
 
     /** One GET of `path` from 203.0.113.1 with extra request headers. */

@@ -3,6 +3,7 @@ import { monotonicNow } from './clock';
 import type { Decision } from './decision';
 import { ConfigError, rejectUnknownOptions } from './errors/config-error';
 import type { StoreError } from './errors/store-error';
+import { isLogger, type RateLimitLogger } from './logger';
 import { trackLimiter } from './registry';
 import { capacityOf, type ResolvedRule, RULE_FIELDS, type RuleOptions, resolveRule, resolveRules } from './rules';
 import { storageKey } from './storage-key';
@@ -37,6 +38,12 @@ export interface LimiterStoreOptions {
   onError?: (error: StoreError) => void;
   /** Called when the store answers again after a failure. */
   onRecover?: () => void;
+  /**
+   * Receives the warning of each store outage when there is no `onError` (and, in the HTTP
+   * adapters, the other one-time warnings). Fastify and NestJS default to the app's logger.
+   * @default process warnings
+   */
+  logger?: RateLimitLogger | undefined;
 }
 
 /** Per-call options of {@link Limiter.consume}. */
@@ -102,6 +109,7 @@ const OPTION_KEYS = new Set([
   'now',
   'onError',
   'onRecover',
+  'logger',
 ]);
 
 /**
@@ -136,6 +144,7 @@ interface StoreSettings {
   readonly policy: StoreErrorPolicy;
   readonly timeoutMs: number;
   readonly retryMs: number;
+  readonly logger: RateLimitLogger | undefined;
 }
 
 /**
@@ -160,7 +169,9 @@ export function resolveStoreSettings(options: Omit<LimiterOptions, 'rules'>): St
   for (const f of ['now', 'onError', 'onRecover'] as const) {
     if (o[f] !== undefined && typeof o[f] !== 'function') throw new ConfigError(f, 'a function', o[f]);
   }
-  return { store, prefix, policy, timeoutMs, retryMs };
+  const logger = options.logger;
+  if (logger !== undefined && !isLogger(logger)) throw new ConfigError('logger', 'an object with a warn(message) method', logger);
+  return { store, prefix, policy, timeoutMs, retryMs, logger };
 }
 
 function isSynchronous(store: unknown): boolean {
@@ -198,7 +209,7 @@ class RateLimiter implements Limiter, Decider {
         throw new ConfigError('rules', 'given, or `limit` and `window`', undefined);
       this.rules = Object.freeze([resolveRule(rule, '')]);
     }
-    const { store, prefix, policy, timeoutMs, retryMs } = resolveStoreSettings(options);
+    const { store, prefix, policy, timeoutMs, retryMs, logger } = resolveStoreSettings(options);
     trackLimiter(this);
     this.now = options.now ?? monotonicNow;
     // The guard is created below; reports from a store reach it through this closure.
@@ -212,6 +223,7 @@ class RateLimiter implements Limiter, Decider {
       retryMs,
       onError: options.onError,
       onRecover: options.onRecover,
+      logger,
     });
     this.#maxCost = Math.min(...this.rules.map(capacityOf));
     this.#sync = isSynchronous(store) && (!isStore(policy) || isSynchronous(policy));

@@ -1,5 +1,6 @@
 import { type Decision, decide, policyDecision } from './decision';
 import { isStoreError, StoreError } from './errors/store-error';
+import type { RateLimitLogger } from './logger';
 import { decisionChannel, recoverChannel, storeErrorChannel } from './observe/channels';
 import type { DecisionOutcome, DecisionSource } from './observe/events';
 import type { ResolvedRule } from './rules';
@@ -18,6 +19,8 @@ export interface GuardOptions {
   readonly retryMs: number;
   readonly onError: ((error: StoreError) => void) | undefined;
   readonly onRecover: (() => void) | undefined;
+  /** Where the once-per-outage warning goes without `onError` (else a process warning). */
+  readonly logger: RateLimitLogger | undefined;
 }
 
 type Op = 'consume' | 'peek';
@@ -306,7 +309,16 @@ export class StoreGuard {
         // A throwing hook must not turn a handled store failure into a failed request.
       }
     } else if (warn) {
-      emitWarning(`ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`, error.code);
+      const message = `ratekeeper: ${error.message}; applying onStoreError policy until the store answers again`;
+      const logger = this.#o.logger;
+      if (logger === undefined) emitWarning(message, error.code);
+      else {
+        try {
+          logger.warn(message);
+        } catch {
+          // A throwing logger must not turn a handled store failure into a failed request.
+        }
+      }
     }
     return error;
   }

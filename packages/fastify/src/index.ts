@@ -156,7 +156,13 @@ function setup(fastify: FastifyInstance, options: FastifyRateLimitOptions): void
   const hook = resolveHook(hookOption, 'hook');
   if (globalOption !== undefined && typeof globalOption !== 'boolean') throw new ConfigError('global', 'a boolean', globalOption);
   // One store for the app limiter and every route limiter unless the options name one.
-  const base: LooseRateLimitOptions<FastifyRequest> = { ...shared, store: shared.store ?? new MemoryStore() };
+  // Warnings (a store outage, X-Forwarded-For without trust proxy) go to the app's logger when it
+  // has one; with Fastify's logging off (no level) they stay process warnings rather than vanish.
+  const base: LooseRateLimitOptions<FastifyRequest> = {
+    ...shared,
+    store: shared.store ?? new MemoryStore(),
+    logger: shared.logger ?? (typeof fastify.log?.level === 'string' ? fastify.log : undefined),
+  };
   const appLimiter = globalOption === false ? undefined : createHttpLimiter(base, adapter);
 
   // A route's `config.rateLimit` adds its own limiter to the app-wide one (both count, as on Express

@@ -233,3 +233,51 @@ describe('@ratekeeper/fastify', () => {
     });
   });
 });
+
+describe("warnings go to Fastify's logger", () => {
+  /** A store whose every call fails. */
+  const broken = {
+    bind: () => ({
+      consume: () => {
+        throw new Error('connection refused');
+      },
+      peek: () => {
+        throw new Error('connection refused');
+      },
+      refund: () => {},
+      reset: () => {},
+    }),
+  };
+
+  it('a store outage and X-Forwarded-For without trust proxy are logged by fastify.log when logging is on', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const stream = { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) };
+    const app = Fastify({ logger: { level: 'warn', stream } });
+    const processWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      await app.register(rateLimitPlugin, { limit: 5, window: '1m', now, store: broken });
+      app.get('/', async () => 'ok');
+      expect((await get(app, '/', { 'x-forwarded-for': '203.0.113.9' })).status).toBe(200);
+      const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
+      expect(warnings).toEqual([expect.stringMatching(/X-Forwarded-For/), expect.stringMatching(/connection refused.*onStoreError/)]);
+      expect(processWarning).not.toHaveBeenCalled();
+    } finally {
+      processWarning.mockRestore();
+      await app.close();
+    }
+  });
+
+  it('with logging off they stay process warnings (nothing vanishes)', async () => {
+    const app = Fastify();
+    const processWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      await app.register(rateLimitPlugin, { limit: 5, window: '1m', now, store: broken });
+      app.get('/', async () => 'ok');
+      expect((await get(app, '/')).status).toBe(200);
+      expect(processWarning).toHaveBeenCalledWith(expect.stringMatching(/connection refused/), expect.anything());
+    } finally {
+      processWarning.mockRestore();
+      await app.close();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   createHttpLimiter,
@@ -98,7 +98,8 @@ export class RateLimitGuard implements CanActivate {
     options: RateLimitModuleOptions,
   ) {
     const { global: _global, ...shared } = (options ?? {}) as RateLimitModuleOptions<Req>;
-    this.#module = shared as LooseRateLimitOptions<Req>;
+    // Warnings (a store outage, X-Forwarded-For without trust proxy) go to Nest's logger by default.
+    this.#module = { logger: new Logger('RateLimit'), ...shared } as LooseRateLimitOptions<Req>;
     const routes = this.#routes;
     this.#adapter = {
       // Both platforms apply their trust-proxy setting to `ip`.

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type ArgumentsHost, Catch, type ExceptionFilter, type INestApplication, Module } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, type INestApplication, Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { defineRules } from '@ratekeeper/core';
 import { RATE_LIMIT_OPTIONS, RateLimitException, RateLimitModule } from '@ratekeeper/nestjs';
@@ -18,6 +18,34 @@ describe.each<Platform>(['express', 'fastify'])('@ratekeeper/nestjs on platform-
     app = s.app;
     return s.http;
   }
+
+  it("warnings (a store outage) go to Nest's Logger with the RateLimit context, not process warnings", async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    const processWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const broken = {
+      bind: () => ({
+        consume: () => {
+          throw new Error('connection refused');
+        },
+        peek: () => {
+          throw new Error('connection refused');
+        },
+        refund: () => {},
+        reset: () => {},
+      }),
+    };
+    try {
+      const http = await boot([RateLimitModule.forRoot({ limit: 3, window: '1m', now, store: broken })]);
+      expect((await http.get('/a')).status).toBe(200);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]?.[0]).toMatch(/connection refused.*onStoreError/);
+      expect((warn.mock.contexts[0] as { context?: string }).context).toBe('RateLimit');
+      expect(processWarning).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      processWarning.mockRestore();
+    }
+  });
 
   it('module options limit every route in one bucket per client, byte-exact headers, 429 with Retry-After', async () => {
     const http = await boot([RateLimitModule.forRoot({ limit: 3, window: '1m', algorithm: 'fixed-window', now })]);

@@ -8,10 +8,7 @@ import type { HeaderFormat } from './headers';
 /** A building block of a rate-limit key. */
 export type KeyPart = 'ip' | 'user' | 'route';
 
-/** Where the one-time warnings of the HTTP pipeline go. */
-export interface RateLimitLogger {
-  warn(message: string): void;
-}
+export type { RateLimitLogger } from '../logger';
 
 /** What `rules` accepts in the HTTP options: rules, or a function choosing them per request. */
 export type HttpRules<Req> = readonly Rule[] | ((req: Req) => readonly Rule[] | PromiseLike<readonly Rule[]>);
@@ -104,15 +101,23 @@ export interface HttpOptions<Req = unknown> extends LimiterStoreOptions {
   onLimited?: (req: Req, decision: Decision) => void;
   /** Evaluate, count, send headers and call `onLimited`, but never block. @default false */
   dryRun?: boolean;
-  /** Receives one-time warnings (e.g. `X-Forwarded-For` without trust proxy). @default process warnings */
-  logger?: RateLimitLogger;
 }
 
 /** Rule shorthand fields, passed to the core limiter (defined with the rules). */
 export { RULE_FIELDS };
 
 /** Store and failure options, passed to the core limiter as they are. */
-export const STORE_OPTIONS = ['store', 'prefix', 'onStoreError', 'timeoutMs', 'retryStoreAfterMs', 'now', 'onError', 'onRecover'] as const;
+export const STORE_OPTIONS = [
+  'store',
+  'prefix',
+  'onStoreError',
+  'timeoutMs',
+  'retryStoreAfterMs',
+  'now',
+  'onError',
+  'onRecover',
+  'logger',
+] as const;
 
 /** Options shared with `createLimiter` (same names, same meaning, same defaults; `store` defaults to one MemoryStore per middleware). */
 const SHARED_LIMITER_OPTIONS = [...RULE_FIELDS, ...STORE_OPTIONS] as const;
@@ -133,7 +138,6 @@ export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
   'message',
   'onLimited',
   'dryRun',
-  'logger',
 ]);
 
 /** @internal Rejects unknown option names (typos would otherwise silently do nothing). */

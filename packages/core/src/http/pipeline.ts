@@ -168,10 +168,8 @@ export class HttpLimiter<Req> {
     this.#onLimited = optionalFunction(o, 'onLimited');
     if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') throw new ConfigError('dryRun', 'a boolean', options.dryRun);
     this.#dryRun = options.dryRun ?? false;
-    const logger = options.logger ?? defaultLogger;
-    if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')
-      throw new ConfigError('logger', 'an object with a warn(message) method', logger);
-    this.#logger = logger;
+    // Validated with the store options (the limiter gets the same logger for store outages).
+    this.#logger = options.logger ?? defaultLogger;
   }
 
   /** The limiter of fixed rules; `undefined` when `rules` is a function. */
