@@ -59,6 +59,17 @@ export type {
   UserOption,
 } from './http/options';
 
+// Concurrency: at most N holders per key at once.
+
+export {
+  type ConcurrencyAcquireOptions,
+  type ConcurrencyLimiter,
+  type ConcurrencyLimiterOptions,
+  createConcurrencyLimiter,
+} from './concurrency/concurrency-limiter';
+export type { Lease } from './concurrency/lease';
+export type { ConcurrencySlots, SlotResult } from './stores/types';
+
 // Observability: every decision, store error and recovery on node:diagnostics_channel.
 
 export { CHANNELS } from './observe/channels';

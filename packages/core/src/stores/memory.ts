@@ -3,7 +3,8 @@ import type { BaseState, Outcome } from '../algorithms/types';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import type { ResolvedRule } from '../rules';
 import { EvictionRing, type Table } from './memory-eviction';
-import type { BoundStore, RawResult, Store } from './types';
+import { MemorySlots } from './memory-slots';
+import type { BoundStore, ConcurrencySlots, RawResult, Store } from './types';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -62,6 +63,11 @@ export class MemoryStore implements Store {
   }
 
   /** Prepares the store for one limiter (called by `createLimiter`). */
+  /** Concurrency slots in this process (see `createConcurrencyLimiter`). */
+  bindConcurrency(prefix: string, max: number, leaseMs: number): ConcurrencySlots {
+    return new MemorySlots(prefix, max, leaseMs);
+  }
+
   bind(rules: readonly ResolvedRule[], prefix: string): BoundStore {
     const tables = rules.map((rule) => this.#table(prefix + rule.id, rule));
     return new BoundMemoryStore(this.#ring, rules, tables);

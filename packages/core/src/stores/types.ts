@@ -28,6 +28,27 @@ export interface Store {
   bind(rules: readonly ResolvedRule[], prefix: string, options?: BindOptions): BoundStore;
   /** @internal Failure state shared by every limiter on this store (stores that can fail). */
   readonly health?: StoreHealth;
+  /**
+   * Prepares the store for one concurrency limiter: slots held by leases (see
+   * `createConcurrencyLimiter`). Stores without it cannot back a concurrency limiter.
+   */
+  bindConcurrency?(prefix: string, max: number, leaseMs: number): ConcurrencySlots;
+}
+
+/**
+ * What a store answers to a slot request: `[granted 1/0, leases held now (after the grant),
+ * ms until the earliest lease expires (−1: none)]`.
+ */
+export type SlotResult = readonly [granted: number, held: number, nextExpiryMs: number];
+
+/** A store's slots for one concurrency limiter: at most `max` unexpired leases per key. */
+export interface ConcurrencySlots {
+  /** Grants `holder` a lease of `leaseMs` when fewer than `max` unexpired leases exist on `key` (idempotent per holder). */
+  acquire(key: string, holder: string, now: number): SlotResult | Promise<SlotResult>;
+  /** Ends `holder`'s lease (nothing when it has none). */
+  release(key: string, holder: string, now: number): void | Promise<void>;
+  /** Renews `holder`'s lease for `leaseMs` from now; false when it had expired (the slot may be someone else's). */
+  extend(key: string, holder: string, now: number): boolean | Promise<boolean>;
 }
 
 /** What a limiter tells the store it binds to. */
