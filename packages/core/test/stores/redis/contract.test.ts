@@ -1,12 +1,17 @@
 import { RedisStore } from '@ratekeeper/core/redis';
 import { describeStoreContract } from '@ratekeeper/core/testing';
-import { newCluster, newRedis } from './helpers';
+import { ClientPool, FAMILY_TOPOLOGIES } from './clients';
 
-const redis = newRedis();
-const cluster = newCluster();
-afterAll(async () => {
-  await Promise.all([redis.quit(), cluster.quit()]);
-});
+// The store contract for every client family on standalone and Cluster (replay-safe clients: the
+// store shares each as it is). Clients are made by the first test of each run.
 
-describeStoreContract({ describe, it }, 'RedisStore (standalone, client clock)', () => new RedisStore({ client: redis, clock: 'client' }));
-describeStoreContract({ describe, it }, 'RedisStore (Cluster, client clock)', () => new RedisStore({ client: cluster, clock: 'client' }));
+const pool = new ClientPool();
+afterAll(() => pool.closeAll());
+
+for (const [name, topology, family] of FAMILY_TOPOLOGIES) {
+  describeStoreContract(
+    { describe, it },
+    `RedisStore (${name}, ${topology === 'cluster' ? 'Cluster' : 'standalone'}, client clock)`,
+    async () => new RedisStore({ client: await pool.make(family, topology), clock: 'client' }),
+  );
+}
