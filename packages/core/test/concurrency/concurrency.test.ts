@@ -43,7 +43,7 @@ describe('createConcurrencyLimiter (memory)', () => {
     await b.release();
     await flush();
     expect(order).toEqual(['c', 'd']);
-    (await waiting[0])?.release();
+    await (await waiting[0])?.release();
     await flush();
     expect(order).toEqual(['c', 'd', 'e']);
   });
@@ -52,8 +52,8 @@ describe('createConcurrencyLimiter (memory)', () => {
     const limiter = createConcurrencyLimiter({ max: 1, now });
     const a = await limiter.acquire('k');
     const order: string[] = [];
-    track(limiter.acquire('k'), 'b', order);
-    track(limiter.acquire('k'), 'c', order);
+    void track(limiter.acquire('k'), 'b', order);
+    void track(limiter.acquire('k'), 'c', order);
     await a.release();
     await a.release();
     await flush();
@@ -102,7 +102,7 @@ describe('createConcurrencyLimiter (memory)', () => {
     const controller = new AbortController();
     const order: string[] = [];
     const aborted = limiter.acquire('k', { signal: controller.signal }).catch((e: unknown) => e);
-    track(limiter.acquire('k'), 'next', order);
+    void track(limiter.acquire('k'), 'next', order);
     controller.abort(new Error('client went away'));
     expect(((await aborted) as Error).message).toBe('client went away');
     await a.release();
@@ -115,7 +115,7 @@ describe('createConcurrencyLimiter (memory)', () => {
     const limiter = createConcurrencyLimiter({ max: 1, now, leaseMs: '10s' });
     const forgotten = await limiter.acquire('k');
     const order: string[] = [];
-    track(limiter.acquire('k'), 'waiter', order);
+    void track(limiter.acquire('k'), 'waiter', order);
     jest.advanceTimersByTime(9_000);
     expect(await forgotten.extend()).toBe(true); // now held until 19 s
     jest.advanceTimersByTime(9_999);

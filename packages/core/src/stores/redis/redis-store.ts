@@ -3,13 +3,14 @@ import { ConfigError, rejectUnknownOptions } from '../../errors/config-error';
 import { StoreError } from '../../errors/store-error';
 import type { ResolvedRule } from '../../rules';
 import { markAnswered, type StoreHealth } from '../health';
-import type { BindOptions, BoundStore, RawResult, Store } from '../types';
+import type { BindOptions, BoundStore, ConcurrencySlots, RawResult, Store } from '../types';
 import { BlockedCache } from './blocked-cache';
 import { isNoScript, type RedisStoreClient, whenReady } from './client';
 import { type Connection, isSupportedClient, toConnection } from './connection';
 import { connectionHealth } from './connection-health';
 import { escapeGlob, hashTag } from './keys';
 import { buildScript, declaresBlockKeys, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
+import { RedisSlots } from './slots';
 import { SyncedClock } from './synced-clock';
 
 /** Options of {@link RedisStore}. */
@@ -141,6 +142,17 @@ export class RedisStore<C extends RedisStoreClient = RedisStoreClient> implement
     if (!this.#closed) this.syncedClock?.release();
     this.#closed = true;
     await this.connection.close();
+  }
+
+  /** Concurrency slots on Redis for one concurrency limiter (called by `createConcurrencyLimiter`). */
+  bindConcurrency(prefix: string, max: number, leaseMs: number): ConcurrencySlots {
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix))
+      throw new ConfigError('prefix', 'a string without "{" or "}" with RedisStore (braces would change the Cluster hash tag)', prefix);
+    return new RedisSlots(this.connection, this.prefix + prefix, max, leaseMs, {
+      clientClock: this.clock === 'client',
+      timeoutMs: this.timeoutMs,
+      lastError: () => this.health.lastError,
+    });
   }
 
   /** Prepares the store for one limiter (called by `createLimiter`). */
