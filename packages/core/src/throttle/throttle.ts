@@ -1,4 +1,5 @@
 import { type Acquired, resolveAcquireOptions } from '../acquire/acquire';
+import { type ConcurrencyLimiter, createConcurrencyLimiter } from '../concurrency/concurrency-limiter';
 import type { Decision } from '../decision';
 import { ConfigError, describe } from '../errors/config-error';
 import { createLimiter, type Limiter, type LimiterOptions } from '../limiter';
@@ -30,6 +31,14 @@ export interface ThrottleCallOptions<This, Args extends unknown[], R> {
    * @example refundIf: (o) => o.status === 'rejected' || o.value.status >= 500
    */
   refundIf?: (outcome: PromiseSettledResult<R>) => boolean;
+  /**
+   * At most this many calls run at once (per key), besides the rate: a number (in this process), or
+   * a `createConcurrencyLimiter` (e.g. on Redis, shared by every process). A call takes its slot
+   * first, then its turn of the rate, and frees the slot when it settles: Bottleneck's
+   * `maxConcurrent` and `minTime` in one wrapper.
+   * @example throttle(callModel, { limit: 5, window: '1s', concurrency: 2 })
+   */
+  concurrency?: number | ConcurrencyLimiter;
 }
 
 /** Where a throttled function takes its quota: an existing limiter, or options to create one. */
@@ -57,7 +66,7 @@ export interface Throttled<This, Args extends unknown[], R> {
   readonly limiter: Limiter;
 }
 
-const CALL_KEYS = ['key', 'cost', 'maxWaitMs', 'maxQueue', 'wait', 'signal', 'onWait', 'refundIf'] as const;
+const CALL_KEYS = ['key', 'cost', 'maxWaitMs', 'maxQueue', 'wait', 'signal', 'onWait', 'refundIf', 'concurrency'] as const;
 
 /** @internal The validated call machinery behind `throttle` and `@rateLimited`. */
 export interface Caller<This, Args extends unknown[], R> {
@@ -89,6 +98,7 @@ export function createCaller<This, Args extends unknown[], R>(
     limiter = createLimiter(rest as LimiterOptions);
   }
   const { key = defaultKey, cost = 1, wait, maxWaitMs, maxQueue, signal, onWait, refundIf } = options;
+  const slots = resolveConcurrency(options.concurrency);
   if (typeof key !== 'string' && typeof key !== 'function') throw new ConfigError('key', 'a string or a function', key);
   if (typeof cost !== 'function') resolveAcquireOptions({ cost });
   if (wait !== undefined && typeof wait !== 'boolean') throw new ConfigError('wait', 'a boolean', wait);
@@ -108,25 +118,47 @@ export function createCaller<This, Args extends unknown[], R>(
     ...(base.onWait ? { onWait: base.onWait } : {}),
   };
 
+  /** Waits for the rate's turn, runs `fn`, refunds by `refundIf`. */
+  async function run(self: This, fn: (this: This, ...args: Args) => R | PromiseLike<R>, args: Args, k: string, c: number) {
+    const acquired: Acquired = await limiter.acquire(k, { ...acquireBase, cost: c });
+    let value: R;
+    try {
+      value = await fn.apply(self, args);
+    } catch (error) {
+      if (refundIf?.({ status: 'rejected', reason: error })) await acquired.refund();
+      throw error;
+    }
+    if (refundIf?.({ status: 'fulfilled', value })) await acquired.refund();
+    return { value, decision: acquired as Decision, refund: () => acquired.refund() };
+  }
+
   return {
     limiter,
     async call(self, fn, args) {
       const k = typeof key === 'function' ? key.apply(self, args) : key;
       if (typeof k !== 'string') throw new ConfigError('key', 'a function returning a string', `it returned ${describe(k)}`);
       const c = typeof cost === 'function' ? cost.apply(self, args) : cost;
-      const acquired: Acquired = await limiter.acquire(k, { ...acquireBase, cost: c });
-      const handle = (value: R): ThrottledCall<R> => ({ value, decision: acquired, refund: () => acquired.refund() });
-      let value: R;
+      if (slots === undefined) return run(self, fn, args, k, c);
+      // The slot first, then the rate's turn: the rate paces starts, the slot bounds what runs at once.
+      const lease = await slots.acquire(k, {
+        ...(acquireBase.signal ? { signal: acquireBase.signal } : {}),
+        ...(Number.isFinite(acquireBase.maxWaitMs) ? { maxWaitMs: acquireBase.maxWaitMs } : {}),
+      });
       try {
-        value = await fn.apply(self, args);
-      } catch (error) {
-        if (refundIf?.({ status: 'rejected', reason: error })) await acquired.refund();
-        throw error;
+        return await run(self, fn, args, k, c);
+      } finally {
+        await lease.release();
       }
-      if (refundIf?.({ status: 'fulfilled', value })) await acquired.refund();
-      return handle(value);
     },
   };
+}
+
+function resolveConcurrency(value: unknown): ConcurrencyLimiter | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return createConcurrencyLimiter({ max: value });
+  if (typeof value === 'object' && value !== null && typeof (value as ConcurrencyLimiter).acquire === 'function' && 'leaseMs' in value)
+    return value as ConcurrencyLimiter;
+  throw new ConfigError('concurrency', 'a positive integer or a concurrency limiter (createConcurrencyLimiter)', value);
 }
 
 /**
