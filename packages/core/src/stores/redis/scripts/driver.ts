@@ -137,8 +137,34 @@ end`;
 const newResult = (rules: readonly RuleCode[], width: number): string =>
   `local R = {now${', 0, 0, 0, 0'.repeat(rules.length)}${', false'.repeat(width - 1 - 4 * rules.length)}}`;
 
-const finish = (n: number, width: number): string => {
+// sfmt of many integers: as arguments while Lua's registers suffice, else unpacked from a table.
+const format = (items: readonly string[], extra = ''): string => {
+  const fmt = `'${Array.from(items, () => '%d').join(' ')}${extra ? ' %d' : ''}'`;
+  const args = extra ? [...items, extra] : [...items];
+  return args.length <= 60 ? `sfmt(${fmt}, ${args.join(', ')})` : `sfmt(${fmt}, unpack({${args.join(', ')}}))`;
+};
+
+/**
+ * What consume and peek return (see {@link decodeReply}):
+ * - `'array'`: R itself, `[at, allowed₀, remaining₀, resetMs₀, retryAfterMs₀, allowed₁, …]`, then the
+ *   repair count when something was repaired.
+ * - `'compact'`: the same numbers as one space-separated string; when every rule allowed and nothing
+ *   was repaired, only `at` and each rule's remaining and reset. A client decodes a reply of one
+ *   bulk string far faster than an array of integers (ioredis 6: ~4,000 instructions per integer).
+ */
+export type ReplyFormat = 'array' | 'compact';
+
+// The compact reply when every rule allowed (at, then remaining and reset per rule), nothing repaired.
+const allowedReply = (rules: readonly RuleCode[]): string =>
+  `if REPAIRED == 0 then return ${format(['now', ...rules.flatMap((r) => [r.remaining, r.reset])])} end`;
+
+const finish = (n: number, width: number, reply: ReplyFormat): string => {
   const after = 4 * n + 2;
+  if (reply === 'compact') {
+    const all = Array.from({ length: 4 * n + 1 }, (_, j) => `R[${j + 1}]`);
+    return `if REPAIRED > 0 then return ${format(all, 'REPAIRED')} end
+return ${format(all)}`;
+  }
   const cut = after + 1 <= width ? `R[${after + 1}] = nil` : '';
   return `if REPAIRED > 0 then R[${after}] = REPAIRED; ${cut} else R[${after}] = nil end\nreturn R`;
 };
@@ -146,7 +172,7 @@ const finish = (n: number, width: number): string => {
 // Mirrors BoundMemoryStore.consume: evaluate every rule, then commit all or (blockFor) block the
 // refusing ones; rules that allowed but were refused by another report their units as left.
 // Generated unrolled, rule constants inline: no table but the result, no function call.
-const consume = (rules: readonly RuleCode[], width: number): string => {
+const consume = (rules: readonly RuleCode[], width: number, reply: ReplyFormat): string => {
   const settle = (r: RuleCode): string => {
     const lines: string[] = [];
     if (r.undo)
@@ -178,21 +204,23 @@ const consume = (rules: readonly RuleCode[], width: number): string => {
     ...rules.map((r) => evaluateRule(r, true, 'cost')),
     `if ${rules.map((r) => `${r.allowed} == 1`).join(' and ')} then`,
     ...rules.map((r) => inline(r.lua, `${r.p}_commit`, [r.k, 'now', ...r.wlb.map(String), 'cost', r.out], [])),
+    ...(reply === 'compact' ? [allowedReply(rules)] : []),
     'else',
     ...rules.map((r) => settle(r)),
     'end',
-    finish(rules.length, width),
+    finish(rules.length, width, reply),
   ].join('\n');
 };
 
 // A peek is a consume of 1 that commits nothing; allowed → the units left before it.
-const peek = (rules: readonly RuleCode[], width: number): string =>
+const peek = (rules: readonly RuleCode[], width: number, reply: ReplyFormat): string =>
   [
     "local cost, COST = 1, '1'",
     newResult(rules, width),
     ...rules.map((r) => evaluateRule(r, false, 'cost')),
     ...rules.map((r) => `if ${r.allowed} == 1 then ${r.remaining} = ${r.remaining} + 1 end`),
-    finish(rules.length, width),
+    ...(reply === 'compact' ? [`if ${rules.map((r) => `${r.allowed} == 1`).join(' and ')} then`, allowedReply(rules), 'end'] : []),
+    finish(rules.length, width, reply),
   ].join('\n');
 
 // ARGV[2]: cost; ARGV[3]: when the units were charged (the decision's `at`).
@@ -257,9 +285,16 @@ const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000
  * - `ARGV[1]`: `now` in epoch ms for the client clock (else unused, see {@link ScriptClock});
  * - `ARGV[2]`: the cost (peek: 1);
  * - `ARGV[3]`: consume: the deadline (−1: none); refund: the charge's time (`chargedAt`).
- * Reset takes no ARGV.
+ * Reset takes no ARGV. Consume and peek answer as `reply` says ({@link ReplyFormat}; `'compact'`
+ * replies go through {@link decodeReply}); a consume past its deadline answers `[-1]` either way.
  */
-export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock: ScriptClock, slackMs: number): string {
+export function buildScript(
+  op: Operation,
+  rules: readonly ResolvedRule[],
+  clock: ScriptClock,
+  slackMs: number,
+  reply: ReplyFormat = 'array',
+): string {
   if (op === 'reset') return RESET;
   const n = rules.length;
   // R's slots after the reply: each rule's `out`, then its undo and blocked flag when it has them.
@@ -295,11 +330,45 @@ export function buildScript(op: Operation, rules: readonly ResolvedRule[], clock
       : clock === 'argv'
         ? 'local now = tonumber(ARGV[1])'
         : `local now = tonumber(ARGV[1])\nif now < 0 then\n  ${READ_TIME}\nend`;
-  const body = op === 'consume' ? consume(code, width) : op === 'peek' ? peek(code, width) : refund(code);
+  const body = op === 'consume' ? consume(code, width, reply) : op === 'peek' ? peek(code, width, reply) : refund(code);
   const used = [...new Set(rules.map((r) => r.algorithm))];
   const helpers = helpersFor(
     used.map((a) => TWINS[a].lua),
     body,
   );
   return `${PRELUDE}local SLACK = ${slackMs}\n${helpers}\n${now}\n${body}\n`;
+}
+
+/**
+ * The raw result (`[at, allowed₀, remaining₀, resetMs₀, retryAfterMs₀, …]`, a repair count after
+ * them when something was repaired) of a consume or peek script built with `reply: 'compact'`, for
+ * a limiter of `ruleCount` rules. Anything but a string (the `[-1]` of a consume past its deadline,
+ * or an `'array'` reply) is returned as it is.
+ */
+export function decodeReply(reply: unknown, ruleCount: number): unknown {
+  if (typeof reply !== 'string') return reply;
+  const nums: number[] = [];
+  let v = 0;
+  let negative = false;
+  for (let i = 0; i < reply.length; i++) {
+    const c = reply.charCodeAt(i);
+    if (c === 32) {
+      nums.push(negative ? -v : v);
+      v = 0;
+      negative = false;
+    } else if (c === 45) negative = true;
+    else v = v * 10 + c - 48;
+  }
+  nums.push(negative ? -v : v);
+  // Every rule allowed: at, then remaining and reset per rule (the full form has 1 + 4n or 2 + 4n).
+  if (nums.length !== 1 + 2 * ruleCount) return nums;
+  const raw = new Array<number>(1 + 4 * ruleCount);
+  raw[0] = nums[0] as number;
+  for (let i = 0, j = 1; i < ruleCount; i++, j += 4) {
+    raw[j] = 1;
+    raw[j + 1] = nums[2 * i + 1] as number;
+    raw[j + 2] = nums[2 * i + 2] as number;
+    raw[j + 3] = 0;
+  }
+  return raw;
 }

@@ -1,5 +1,12 @@
 import { ALGORITHMS, type Rule, resolveRule } from '../../../../src/rules';
-import { buildScript, declaresBlockKeys, inline, MAX_REDIS_RULES, type Operation } from '../../../../src/stores/redis/scripts/driver';
+import {
+  buildScript,
+  declaresBlockKeys,
+  decodeReply,
+  inline,
+  MAX_REDIS_RULES,
+  type Operation,
+} from '../../../../src/stores/redis/scripts/driver';
 import { newRedis, uniquePrefix } from '../helpers';
 
 // Each `local function` is a closure Redis builds again on every call, and each table an
@@ -125,5 +132,92 @@ local function guarded_pcall(cmd, k, ...) guard_keys(cmd, k, ...) return redis.p
     await run('refund', [0, 1, Date.now()]);
     await run('reset', []);
     expect(await client.exists(...state, ...state.map((k) => `${k}:b`))).toBe(0);
+  });
+});
+
+// The compact reply carries exactly the array reply's numbers: the same operations, run once with
+// each format on keys of their own, decode to the same results, denials, blocks, deadline and
+// repairs included.
+describe("reply: 'compact'", () => {
+  const client = newRedis();
+  afterAll(() => client.quit());
+
+  const T0 = 1_800_000_000_000;
+  type Step = readonly [op: 'consume' | 'peek', at: number, cost: number, deadline?: number];
+  const STEPS: readonly Step[] = [
+    ['peek', T0, 1],
+    ['consume', T0, 1],
+    ['consume', T0 + 1, 2],
+    ['peek', T0 + 2, 1],
+    ['consume', T0 + 3, 1],
+    ['consume', T0 + 4, 99], // more than any capacity: never
+    ['consume', T0 + 5, 1],
+    ['consume', T0 + 6, 1, T0], // past its deadline
+    ['peek', T0 + 700, 1],
+    ['consume', T0 + 1_500, 1],
+    ['consume', T0 + 61_000, 2],
+  ];
+
+  const cases: [string, Rule[]][] = [
+    ...ALGORITHMS.map((algorithm): [string, Rule[]] => [algorithm, [{ limit: 3, window: 1000, algorithm }]]),
+    ...ALGORITHMS.map((algorithm): [string, Rule[]] => [
+      `${algorithm} with blockFor`,
+      [{ limit: 2, window: 1000, algorithm, blockFor: 2000 }],
+    ]),
+    [
+      'gcra + sliding + fixed',
+      [
+        { limit: 4, window: 1000, algorithm: 'gcra' },
+        { limit: 3, window: 60_000, algorithm: 'sliding-window' },
+        { limit: 5, window: 3_600_000, algorithm: 'fixed-window', blockFor: 1000 },
+      ],
+    ],
+  ];
+
+  it.each(cases)('%s: decodes to the array reply, step by step', async (_, ruleList) => {
+    const rules = ruleList.map((r) => resolveRule(r));
+    const run = async (reply: 'array' | 'compact', prefix: string, [op, at, cost, deadline = -1]: Step) => {
+      const state = rules.map((r) => `${prefix}${r.id}:{k}`);
+      const keys = declaresBlockKeys(op, rules) ? [...state, ...state.map((k) => `${k}:b`)] : state;
+      const argv = op === 'consume' ? [at, cost, deadline] : [at, cost];
+      const raw = await client.eval(buildScript(op, rules, 'argv', 0, reply), keys.length, ...keys, ...argv);
+      return reply === 'compact' ? decodeReply(raw, rules.length) : raw;
+    };
+    const [a, c] = [uniquePrefix('array'), uniquePrefix('compact')];
+    for (const step of STEPS) {
+      const compact = await run('compact', c, step);
+      expect(compact).toEqual(await run('array', a, step));
+      if (step[0] === 'consume' && step[3] === undefined) expect(Array.isArray(compact) && compact.length).toBe(1 + 4 * rules.length);
+    }
+  });
+
+  it('all allowed: at, then remaining and reset per rule; a repair count after the full form', async () => {
+    const rules = [
+      resolveRule({ limit: 5, window: 60_000, algorithm: 'fixed-window' }),
+      resolveRule({ limit: 9, window: 1000, algorithm: 'gcra' }),
+    ];
+    const prefix = uniquePrefix('compact-form');
+    const keys = rules.map((r) => `${prefix}${r.id}:{k}`);
+    const consume = () => client.eval(buildScript('consume', rules, 'argv', 0, 'compact'), 2, ...keys, T0 + 10, 1, -1);
+    expect(await consume()).toBe(`${T0 + 10} 4 59990 8 112`);
+    await client.set(keys[0] as string, 'foreign');
+    const repaired = (await consume()) as string;
+    expect(repaired).toBe(`${T0 + 10} 1 4 59990 0 1 7 223 0 1`);
+    expect(decodeReply(repaired, 2)).toEqual([T0 + 10, 1, 4, 59_990, 0, 1, 7, 223, 0, 1]);
+    expect(decodeReply([-1], 2)).toEqual([-1]);
+  });
+
+  it(`${MAX_REDIS_RULES} rules: the compact reply holds every rule`, async () => {
+    const rules = Array.from({ length: MAX_REDIS_RULES }, (_, i) =>
+      resolveRule({ limit: 5, window: 1000 * (i + 1), algorithm: 'fixed-window' }),
+    );
+    const prefix = uniquePrefix('many-compact');
+    const keys = rules.map((r) => `${prefix}${r.id}:{k}`);
+    const script = (op: 'consume' | 'peek') => buildScript(op, rules, 'argv', 0, 'compact');
+    const consumed = decodeReply(await client.eval(script('consume'), keys.length, ...keys, T0, 1, -1), MAX_REDIS_RULES) as number[];
+    expect(consumed).toHaveLength(1 + 4 * MAX_REDIS_RULES);
+    expect(consumed.filter((_, j) => j % 4 === 2)).toEqual(rules.map(() => 4));
+    const denied = decodeReply(await client.eval(script('consume'), keys.length, ...keys, T0, 5, -1), MAX_REDIS_RULES) as number[];
+    expect(denied.filter((_, j) => j % 4 === 1)).toEqual(rules.map(() => 0));
   });
 });
