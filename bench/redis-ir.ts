@@ -5,7 +5,14 @@
  * be compared with its base on a busy 2-core machine.
  *
  *   node --import tsx bench/redis-ir.ts [--against <other checkout>] [--against-clock argv|time]
- *     [--rules N] [--algorithms a,b]
+ *     [--rules N] [--algorithms a,b] [--hits H] [--reply array|compact]
+ *
+ * `--algorithms` also takes `mix` (the 3 rules of `pnpm bench:redis`: gcra 1 s 1e6 + sliding window
+ * 1 min 1e7 + fixed window 1 h 1e7, whatever `--rules`) and `floor` (the trivial INCR+PEXPIRE
+ * script of that benchmark, the denominator of its "vs floor" ratios). `--hits H` measures H
+ * consumes per key over 1,000 fresh keys (warm-up on other keys): `pnpm bench:redis` makes 20 per
+ * key, so `--hits 20` weighs a key's first consume of a window as that benchmark does.
+ * `--reply compact` builds the scripts with the compact reply (scripts/driver.ts `ReplyFormat`).
  *
  * This checkout's scripts read Redis `TIME` (the default clock); `--against-clock argv` builds the
  * other checkout's with the client's time in ARGV (release 1's default, a synced estimate).
@@ -28,10 +35,19 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const ruleCount = Number(opt('rules') ?? 1);
-const algorithms = (opt('algorithms') ?? 'fixed-window,sliding-window,gcra,token-bucket,sliding-log').split(',');
+const algorithms = (opt('algorithms') ?? 'floor,fixed-window,sliding-window,gcra,token-bucket,sliding-log,mix').split(',');
+const TRIVIAL = "local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return c";
+// The 3-rule limiter of bench/redis.ts.
+const MIX = [
+  { limit: 1e6, window: 1000, algorithm: 'gcra' },
+  { limit: 1e7, window: 60_000, algorithm: 'sliding-window' },
+  { limit: 1e7, window: 3_600_000, algorithm: 'fixed-window' },
+] as const;
 const checkouts = [opt('against'), '.'].filter((c): c is string => c !== undefined).map((c) => resolve(c));
 const againstClock = (opt('against-clock') ?? 'time') as 'time' | 'argv';
-const N = 2_000;
+const HITS = opt('hits');
+const reply = opt('reply') ?? 'array';
+const N = HITS === undefined ? 2_000 : 1_000 * Number(HITS);
 const port = 20_000 + (process.pid % 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'rk-redis-ir-'));
 
@@ -73,24 +89,48 @@ try {
     const cells: string[] = [];
     for (const root of checkouts) {
       const src = (p: string) => pathToFileURL(join(root, 'packages/core/src', p)).href;
-      const { buildScript } = (await import(src('stores/redis/scripts/driver.ts'))) as Driver;
       const { resolveRule } = (await import(src('rules.ts'))) as Rules;
       const limit = algorithm === 'sliding-log' ? 10_000 : 1_000_000;
-      const rules = Array.from({ length: ruleCount }, (_, i) =>
-        resolveRule({ limit, window: 240_000 * (i + 1), algorithm: algorithm as never }),
-      );
-      const sha = (await client.script('LOAD', buildScript('consume', rules, root === resolve('.') ? 'time' : againstClock, 0))) as string;
+      const rules =
+        algorithm === 'mix'
+          ? MIX.map((r) => resolveRule(r))
+          : algorithm === 'floor'
+            ? []
+            : Array.from({ length: ruleCount }, (_, i) => resolveRule({ limit, window: 240_000 * (i + 1), algorithm: algorithm as never }));
       const tag = `${cells.length}:${algorithm}`;
-      const keys = (k: number) => rules.map((_, i) => `ir:${tag}:${i}{k${k % 1000}}`);
-      const now = 1_700_000_000_000;
-      for (let k = 0; k < 200; k++) await client.evalsha(sha, ruleCount, ...keys(k), now, 1, -1);
+      const driver = (await import(src('stores/redis/scripts/driver.ts'))) as Driver;
+      // Measured keys k0…k999; warm-up keys w… (with --hits) are never measured.
+      const id = (k: number) => (k < 0 ? `w${-k}` : `k${k % 1000}`);
+      let sha: string;
+      let keys: (k: number) => string[];
+      let argv: (string | number)[];
+      if (algorithm === 'floor') {
+        sha = (await client.script('LOAD', TRIVIAL)) as string;
+        keys = (k) => [`ir:${tag}{${id(k)}}`];
+        argv = [3_600_000];
+      } else {
+        const clock = root === resolve('.') ? 'time' : againstClock;
+        // A checkout without reply formats ignores the fifth argument.
+        const build = driver.buildScript as (...a: unknown[]) => string;
+        sha = (await client.script('LOAD', build('consume', rules, clock, 0, reply))) as string;
+        keys = (k) => rules.map((_, i) => `ir:${tag}:${i}{${id(k)}}`);
+        argv = [1_700_000_000_000, 1, -1];
+      }
+      const call = (k: number) => {
+        const ks = keys(k);
+        return client.evalsha(sha, ks.length, ...ks, ...argv);
+      };
+      // Without --hits the warm-up touches the first 200 measured keys (the historical setting).
+      for (let k = 0; k < 200; k++) await call(HITS === undefined ? k : -1 - k);
       execFileSync('callgrind_control', ['-z', pid], { stdio: 'ignore' });
       for (let i = 0; i < N; i += 50) {
-        await Promise.all(Array.from({ length: 50 }, (_, j) => client.evalsha(sha, ruleCount, ...keys(i + j), now, 1, -1)));
+        await Promise.all(Array.from({ length: 50 }, (_, j) => call(i + j)));
       }
       cells.push(Math.round(dumped() / N).toLocaleString('en-US'));
     }
-    rows.push(`| ${algorithm} × ${ruleCount} | ${cells.join(' | ')} |`);
+    rows.push(
+      `| ${algorithm === 'mix' ? 'mix (gcra + sliding + fixed)' : algorithm === 'floor' ? 'floor (INCR+PEXPIRE)' : `${algorithm} × ${ruleCount}`} | ${cells.join(' | ')} |`,
+    );
   }
   const heads = checkouts.map((c) => (c === resolve('.') ? 'this checkout' : `${c} (${againstClock})`));
   console.log(`| consume script | ${heads.join(' | ')} |`);

@@ -98,6 +98,14 @@ const contenders: Contender[] = [
     },
   },
   {
+    id: 'rk-gcra',
+    name: 'ratekeeper gcra, 1 rule (default clock)',
+    make: (client) => {
+      const store = new RedisStore({ client });
+      return rk(store, createLimiter({ limit: 1e6, window: '1s', algorithm: 'gcra', store, prefix: 'rkf:' }));
+    },
+  },
+  {
     id: 'rk-3rules',
     name: 'ratekeeper 3 rules: gcra 1s + sliding 1m + fixed 1h (default clock)',
     make: (client) => {
@@ -422,7 +430,7 @@ function targets(samples: Map<string, { one: Sample[]; many: Sample[] }>): strin
   const m = (id: string, f: (s: Sample) => number) => median(many(id).map(f));
   const r = (id: string) => median(many(id).map((x, i) => x.rate / (floor[i]?.rate ?? Number.NaN)));
   const has = (id: string) => many(id).length > 0;
-  const rkIds = ['rk-fixed', 'rk-fixed-script', 'rk-fixed-client', 'rk-sliding', 'rk-3rules'].filter(has);
+  const rkIds = ['rk-fixed', 'rk-fixed-script', 'rk-fixed-client', 'rk-sliding', 'rk-gcra', 'rk-3rules'].filter(has);
   const allSamples = rkIds.flatMap((id) => [...(samples.get(id)?.one ?? []), ...many(id)]);
   const maxTrips = Math.max(...allSamples.map((s) => s.roundTrips));
   check(
