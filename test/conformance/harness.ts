@@ -16,6 +16,7 @@ export type SuiteOptions = RateLimitOptions<HasHeaders>;
  * - `GET /abort` sends a 503 status line and part of a body, then waits for the client to go away
  * - `GET /login` and `GET /reset` use the request's decision (Express `req.rateLimit`, Fastify
  *   `request.rateLimit`, Koa `ctx.state.rateLimit`), as {@link login} and {@link resetKey} say
+ * - `GET /hold` waits until the test lets it answer (see {@link hold})
  * A fake auth step turns `Authorization: Bearer <plan>` into an `x-plan: <plan>` request header
  * before the limiters run. An error that takes the framework's error path (`next(err)`, a hook's
  * `done(err)`, a rejected middleware) is answered `500` with the text `error: <message>`.
@@ -46,6 +47,11 @@ export interface RunningApp {
 export interface Harness {
   readonly name: string;
   start(setup: AppSetup): Promise<RunningApp>;
+  /**
+   * The request's end is its handler's (web, Hono): a streamed body such as `/abort` has ended as
+   * far as the limiter knows once the handler returned it. @default false (Node adapters: the response's close)
+   */
+  readonly endsWithHandler?: boolean;
 }
 
 /** Shared plumbing for the `/abort` route: resolves once per request. */
@@ -109,4 +115,55 @@ export function twoLimiters<T>(limiters: readonly T[]): [T, T] {
   if (limiters.length !== 2 || appWide === undefined || perRoute === undefined)
     throw new Error("mode 'app+route' takes two limiters: app-wide, then per route");
   return [appWide, perRoute];
+}
+
+/** How a held `/hold` request ends: 200, a 500 answer, or a thrown error (the framework's error path). */
+export type HoldEnd = 'ok' | 'fail' | 'throw';
+
+interface Held {
+  readonly arrived: Promise<void>;
+  readonly onArrive: () => void;
+  readonly end: Promise<HoldEnd>;
+  readonly onEnd: (end: HoldEnd) => void;
+}
+
+const holds = new Map<string, Held>();
+
+function heldOf(id: string): Held {
+  let h = holds.get(id);
+  if (h === undefined) {
+    let onArrive: () => void = () => {};
+    let onEnd: (end: HoldEnd) => void = () => {};
+    const arrived = new Promise<void>((r) => {
+      onArrive = r;
+    });
+    const end = new Promise<HoldEnd>((r) => {
+      onEnd = r;
+    });
+    h = { arrived, onArrive, end, onEnd };
+    holds.set(id, h);
+  }
+  return h;
+}
+
+/** The test's side of `/hold`: each held request is named by its `x-hold` header. */
+export const gate = {
+  /** Resolves once the handler of `id` runs (every limiter let the request through). */
+  arrived: (id: string): Promise<void> => heldOf(id).arrived,
+  /** Lets the handler of `id` end as told. */
+  open: (id: string, end: HoldEnd = 'ok'): void => heldOf(id).onEnd(end),
+};
+
+/**
+ * `GET /hold`: a handler that waits until the test calls `gate.open(x-hold)`, then answers 200
+ * `held`, 500 `held` (`'fail'`), or throws `held handler failed` (`'throw'`).
+ */
+export async function hold(headers: IncomingHttpHeaders): Promise<Answer> {
+  const id = String(headers['x-hold']);
+  const h = heldOf(id);
+  h.onArrive();
+  const end = await h.end;
+  holds.delete(id);
+  if (end === 'throw') throw new Error('held handler failed');
+  return { status: end === 'fail' ? 500 : 200, body: 'held', headers: {} };
 }

@@ -69,3 +69,16 @@ void fastify.register(rateLimitPlugin, {
   key: 'user',
   user: (request) => request.headers['x-user'] as string | undefined,
 });
+
+// concurrency: alone or beside the rules, on every adapter; its fields are typed.
+expressRateLimit({ concurrency: { max: 5 } });
+koaRateLimit({ limit: 100, window: '1m', concurrency: { max: 5, leaseMs: '30s', statusCode: 503 } });
+fastify.get('/export', { config: { rateLimit: { concurrency: { max: 2 } } } }, async () => 'ok');
+// @ts-expect-error `max` is a number
+expressRateLimit({ concurrency: { max: '5' } });
+// @ts-expect-error `max` is required
+expressRateLimit({ concurrency: { leaseMs: '1m' } });
+// @ts-expect-error an unknown field of `concurrency`
+expressRateLimit({ concurrency: { max: 5, lease: '1m' } });
+// @ts-expect-error `limit` with `rules`, concurrency or not
+expressRateLimit({ rules: [{ limit: 5, window: '1m' }], limit: 5, concurrency: { max: 1 } });

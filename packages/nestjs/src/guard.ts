@@ -73,7 +73,8 @@ interface Entry {
   readonly route: string;
 }
 
-const RULE_KEYS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name', 'rules'] as const;
+// `concurrency` is a limit too: alone it makes a limiter (with rules, in that limiter's slots).
+const RULE_KEYS = ['limit', 'window', 'algorithm', 'burst', 'blockFor', 'name', 'rules', 'concurrency'] as const;
 const definesRules = (o: object | undefined): boolean =>
   o !== undefined && RULE_KEYS.some((k) => (o as Record<string, unknown>)[k] !== undefined);
 
@@ -254,7 +255,9 @@ export class RateLimitGuard implements CanActivate {
 function apply(req: Req, res: PlatformResponse | undefined, out: HttpOutcome | undefined, graphql: boolean): boolean {
   if (out === undefined) return true;
   req.rateLimit = out.decision;
+  // No response to watch (a GraphQL context without one): the `concurrency` slot is freed at once.
   if (res !== undefined) respond(res, out);
+  else out.finish?.(200);
   if (!out.blocked) return true;
   if (graphql) throw new RateLimitGraphQLException(messageText(out), out.statusCode, out.headers ?? {}, out.decision);
   const body = out.body;
@@ -281,6 +284,8 @@ function wsApply(client: WsClient, req: { rateLimit?: unknown }, out: HttpOutcom
   if (out === undefined) return true;
   req.rateLimit = out.decision;
   client.rateLimit = out.decision;
+  // A guard cannot see a message handler end: a `concurrency` slot is freed at once.
+  out.finish?.(200);
   if (!out.blocked) return true;
   const retryAfterMs = out.decision.retryAfterMs;
   const error = {

@@ -43,7 +43,8 @@ export interface CheckResult {
   readonly response: Response | undefined;
   /**
    * Call with your response's status when it is known: a response `countResponse` rejects (by
-   * default a 5xx) gives the request back. `wrap` does this for you.
+   * default a 5xx) gives the request back, and a `concurrency` slot is freed (without this call it
+   * comes back only after `leaseMs`). `wrap` does this for you.
    */
   settle(statusCode: number): void;
 }

@@ -7,6 +7,7 @@ import {
   abortTracker,
   fakeAuth,
   type Harness,
+  hold,
   login,
   type RunningApp,
   resetKey,
@@ -59,6 +60,7 @@ async function start(createApp: () => Express, setup: AppSetup): Promise<Running
   };
   app.get('/login', ...route, (req, res, next) => answer(res, next, login(req.rateLimit, req.headers)));
   app.get('/reset', ...route, (req, res, next) => answer(res, next, resetKey(req.rateLimit)));
+  app.get('/hold', ...route, (req, res, next) => answer(res, next, hold(req.headers)));
   const onError: ErrorRequestHandler = (err: Error, _req, res, _next) => {
     res.status(500).send(`error: ${err.message}`);
   };

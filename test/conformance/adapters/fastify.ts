@@ -6,6 +6,7 @@ import {
   abortTracker,
   fakeAuth,
   type Harness,
+  hold,
   login,
   type RunningApp,
   resetKey,
@@ -50,6 +51,7 @@ export const fastifyHarness: Harness = {
     };
     app.get('/login', opts, (req, reply) => answer(reply, login(req.rateLimit, req.headers)));
     app.get('/reset', opts, (req, reply) => answer(reply, resetKey(req.rateLimit)));
+    app.get('/hold', opts, (req, reply) => answer(reply, hold(req.headers)));
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;

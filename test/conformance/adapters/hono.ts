@@ -1,10 +1,10 @@
 import { type HonoRateLimitOptions, rateLimit } from '@ratekeeper/hono';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
-import { type Answer, type AppSetup, abortTracker, type Harness, login, type RunningApp, resetKey, twoLimiters } from '../harness';
+import { type Answer, type AppSetup, abortTracker, type Harness, hold, login, type RunningApp, resetKey, twoLimiters } from '../harness';
 import { abortResponse, headerView, serveFetch, socketAddress, suiteIp, toFetchOptions } from './fetch-common';
 
 /** @ratekeeper/hono on Node (@hono/node-server): `app.use` app-wide, route middleware per route. */
-export const honoHarness: Harness = { name: 'hono', start };
+export const honoHarness: Harness = { name: 'hono', start, endsWithHandler: true };
 
 async function start(setup: AppSetup): Promise<RunningApp> {
   const abort = abortTracker();
@@ -41,5 +41,6 @@ async function start(setup: AppSetup): Promise<RunningApp> {
   get('/abort', () => abortResponse(abort.onClose));
   get('/login', (c) => answer(c, login(c.get('rateLimit'), ctxView(c).headers)));
   get('/reset', (c) => answer(c, resetKey(c.get('rateLimit'))));
+  get('/hold', (c) => answer(c, hold(ctxView(c).headers)));
   return serveFetch((request, env) => app.fetch(request, env), abort);
 }

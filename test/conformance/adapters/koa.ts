@@ -8,6 +8,7 @@ import {
   abortTracker,
   fakeAuth,
   type Harness,
+  hold,
   login,
   type RunningApp,
   resetKey,
@@ -72,6 +73,7 @@ async function start(App: new () => Koa, setup: AppSetup): Promise<RunningApp> {
   };
   router.get('/login', ...route, (ctx) => answer(ctx, login(ctx.state.rateLimit, ctx.req.headers)));
   router.get('/reset', ...route, (ctx) => answer(ctx, resetKey(ctx.state.rateLimit)));
+  router.get('/hold', ...route, (ctx) => answer(ctx, hold(ctx.req.headers)));
   app.use(router.routes());
   const server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,12 +1,12 @@
 import { createRateLimiter, type FetchHandler, getRateLimit, type WebRateLimitOptions } from '@ratekeeper/web';
-import { type Answer, type AppSetup, abortTracker, type Harness, login, type RunningApp, resetKey, twoLimiters } from '../harness';
+import { type Answer, type AppSetup, abortTracker, type Harness, hold, login, type RunningApp, resetKey, twoLimiters } from '../harness';
 import { abortResponse, headerView, serveFetch, socketAddress, suiteIp, toFetchOptions } from './fetch-common';
 
 type Handler = FetchHandler<[unknown]>;
 type Wrapper = (handler: Handler, route?: string) => Handler;
 
 /** @ratekeeper/web on Node (@hono/node-server): app-wide = `wrap` around the router, per route = `wrap` per handler. */
-export const webHarness: Harness = { name: 'web', start };
+export const webHarness: Harness = { name: 'web', start, endsWithHandler: true };
 
 const text = (status: number, body: string, headers: Record<string, string> = {}): Response =>
   new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
@@ -43,6 +43,7 @@ async function start(setup: AppSetup): Promise<RunningApp> {
     [/^\/abort$/, '/abort', () => abortResponse(abort.onClose)],
     [/^\/login$/, '/login', (request) => answer(login(getRateLimit(request), view(request).headers))],
     [/^\/reset$/, '/reset', (request) => answer(resetKey(getRateLimit(request)))],
+    [/^\/hold$/, '/hold', (request) => answer(hold(view(request).headers))],
   ];
   const routes = table.map(([re, pattern, h]): [RegExp, Handler] => [re, route(pattern, h)]);
   const router: Handler = (request, env) => {

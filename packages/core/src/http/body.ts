@@ -35,9 +35,9 @@ export function compileMessage<Req>(message: unknown): BodyFactory<Req> {
 }
 
 /** @internal Validates `statusCode`. */
-export function resolveStatusCode(value: unknown): number {
+export function resolveStatusCode(value: unknown, option = 'statusCode'): number {
   if (value === undefined) return 429;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 400 || value > 599)
-    throw new ConfigError('statusCode', 'an integer HTTP error status from 400 to 599', value);
+    throw new ConfigError(option, 'an integer HTTP error status from 400 to 599', value);
   return value;
 }

@@ -3,6 +3,7 @@ import type { Duration } from '../duration';
 import { ConfigError, rejectUnknownOptions } from '../errors/config-error';
 import type { LimiterStoreOptions } from '../limiter';
 import { type Algorithm, RULE_FIELDS, type Rule, type RuleOptions } from '../rules';
+import type { ConcurrencyOption } from './concurrency';
 import type { HeaderFormat } from './headers';
 
 /** A building block of a rate-limit key. */
@@ -101,6 +102,14 @@ export interface HttpOptions<Req = unknown> extends LimiterStoreOptions {
   onLimited?: (req: Req, decision: Decision) => void;
   /** Evaluate, count, send headers and call `onLimited`, but never block. @default false */
   dryRun?: boolean;
+  /**
+   * At most `max` requests of one key in flight at once (on the limiter's `store`), each slot
+   * released when its response closes; one more is refused with `statusCode` and `Retry-After: 1`.
+   * With rate rules or alone (then without `limit`, `window` or `rules`). See docs/http.md.
+   * @example
+   * rateLimit({ limit: 100, window: '1m', concurrency: { max: 5 } })
+   */
+  concurrency?: ConcurrencyOption;
 }
 
 /** Rule shorthand fields, passed to the core limiter (defined with the rules). */
@@ -138,6 +147,7 @@ export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
   'message',
   'onLimited',
   'dryRun',
+  'concurrency',
 ]);
 
 /** @internal Rejects unknown option names (typos would otherwise silently do nothing). */

@@ -1,11 +1,14 @@
+import { monotonicNow } from '../clock';
 import type { Decision } from '../decision';
 import { ConfigError } from '../errors/config-error';
 import { createDecider, type Decider, type Limiter, type LimiterOptions, type LimiterStoreOptions, resolveStoreSettings } from '../limiter';
 import type { Rule } from '../rules';
+import { isPromise } from '../store-guard';
 import { MemoryStore } from '../stores/memory';
 import { emitWarning } from '../warn';
 import { type BodyFactory, compileMessage, type LimitedBody, resolveStatusCode, serializeBody } from './body';
-import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, writeHeaders } from './headers';
+import { RequestSlots, type SlotAnswer } from './concurrency';
+import { type HeaderPlan, type PolicyText, policyText, resolveHeaderFormats, retryAfterSeconds, writeHeaders } from './headers';
 import { compileAllowList, normalizeIp, resolveIpv6Subnet } from './ip';
 import { compileKey, type KeyBuilder, keyNeedsIp, keyNeedsRoute, keyNeedsUser } from './keys';
 import {
@@ -43,8 +46,10 @@ export interface HttpOutcome {
   /** Names an earlier limiter of this request set that this outcome's response must not carry. */
   readonly clear: readonly string[] | undefined;
   /**
-   * Call with the response's status once it is sent (or the client aborted): refunds the request
-   * when `countResponse` says it does not count. Undefined when there is nothing to refund.
+   * Call with the response's status once it is sent (or the client aborted, or the handler
+   * failed): frees the request's `concurrency` slot, and refunds the request when `countResponse`
+   * says it does not count. Acts once, however often it is called. Undefined when there is nothing
+   * to release or refund.
    */
   readonly finish: ((statusCode: number) => void) | undefined;
   /** True when the adapter must answer with `statusCode` and `body` instead of continuing. */
@@ -120,6 +125,10 @@ export class HttpLimiter<Req> {
   readonly #onLimited: ((req: Req, decision: Decision) => void) | undefined;
   readonly #dryRun: boolean;
   readonly #logger: RateLimitLogger;
+  /** The `concurrency` option's slots; undefined without it. */
+  readonly #slots: RequestSlots | undefined;
+  /** `concurrency` without rate rules: no rate limiter, no cost, no rate headers. */
+  readonly #alone: boolean;
   #checkProxy = true;
 
   /** `extraKeys`: adapter-specific option names the adapter has already taken out. */
@@ -134,6 +143,8 @@ export class HttpLimiter<Req> {
     this.#limiterOptions = base as LimiterStoreOptions;
 
     const rules = options.rules;
+    // `concurrency` alone: no rule field given at all (a lone `limit` still fails as before).
+    this.#alone = o.concurrency !== undefined && rules === undefined && RULE_FIELDS.every((f) => o[f] === undefined);
     if (typeof rules === 'function') {
       const stray = RULE_FIELDS.find((f) => f !== 'name' && o[f] !== undefined);
       if (stray) throw new ConfigError(stray, 'undefined when `rules` is given (put it in a rule)', o[stray]);
@@ -142,7 +153,7 @@ export class HttpLimiter<Req> {
       this.#rulesFn = rules;
       // Validated now, once, rather than at the first request (no limiter exists yet).
       resolveStoreSettings(base as LimiterStoreOptions);
-    } else {
+    } else if (!this.#alone) {
       const shape: Record<string, unknown> = { ...base };
       if (rules !== undefined) shape.rules = rules;
       for (const f of RULE_FIELDS) if (o[f] !== undefined) shape[f] = o[f];
@@ -170,9 +181,35 @@ export class HttpLimiter<Req> {
     this.#dryRun = options.dryRun ?? false;
     // Validated with the store options (the limiter gets the same logger for store outages).
     this.#logger = options.logger ?? defaultLogger;
+    this.#slots = o.concurrency === undefined ? undefined : this.#slotsFor(o.concurrency, base);
   }
 
-  /** The limiter of fixed rules; `undefined` when `rules` is a function. */
+  /** The `concurrency` slots on the limiter's store, under a prefix of their own. */
+  #slotsFor(value: unknown, base: Record<string, unknown>): RequestSlots {
+    // `adaptive` scales rate rules (validated by their limiter); it has nothing to do with slots.
+    const { adaptive: _adaptive, ...storeOptions } = base;
+    // Alone, this is where the store options are validated.
+    const { store, prefix, policy, timeoutMs, retryMs, logger } = resolveStoreSettings(storeOptions as LimiterStoreOptions);
+    const o = storeOptions as LimiterStoreOptions;
+    return new RequestSlots(
+      value,
+      {
+        store,
+        prefix,
+        policy,
+        timeoutMs,
+        retryMs,
+        logger,
+        now: o.now ?? monotonicNow,
+        onError: o.onError,
+        // With rate rules on the same store, their limiter reports recoveries.
+        onRecover: this.#alone ? o.onRecover : undefined,
+      },
+      this.#statusCode,
+    );
+  }
+
+  /** The limiter of fixed rules; `undefined` when `rules` is a function, or with `concurrency` alone. */
   get limiter(): Limiter | undefined {
     return this.#static?.limiter;
   }
@@ -265,6 +302,7 @@ export class HttpLimiter<Req> {
 
   #costFor(req: Req, mark: RequestMark, key: unknown): Step<HttpOutcome> {
     if (typeof key !== 'string') throw new ConfigError('key', 'a function returning a string', key);
+    if (this.#alone) return this.#slotFor(req, mark, key, undefined, undefined);
     const cost = this.#cost;
     if (typeof cost === 'number') return this.#rulesFor(req, mark, key, cost);
     const c = cost(req);
@@ -288,24 +326,84 @@ export class HttpLimiter<Req> {
 
   #respond(req: Req, mark: RequestMark, key: string, cost: number, entry: Entry, raw: Decision): Step<HttpOutcome> {
     const decision = new BoundDecision(raw, key, cost, entry.limiter);
-    const allowed = decision.allowed;
-    const blocked = !allowed && !this.#dryRun;
+    if (!decision.allowed) {
+      // Called before a slot is taken: a throwing hook must not leave a slot that nothing releases.
+      this.#onLimited?.(req, decision);
+      // Over a rate limit: refused without asking for a slot.
+      if (!this.#dryRun) return this.#refuse(req, mark, decision, entry, decision, this.#statusCode);
+    }
+    if (this.#slots === undefined) return this.#pass(req, mark, decision, entry, undefined);
+    return this.#slotFor(req, mark, key, decision, entry);
+  }
+
+  /** Takes the request's `concurrency` slot (after its rate decision, when there are rate rules). */
+  #slotFor(req: Req, mark: RequestMark, key: string, rate: BoundDecision | undefined, entry: Entry | undefined): Step<HttpOutcome> {
+    const taken = (this.#slots as RequestSlots).take(key);
+    if (isPromise(taken)) return after(taken, (slot) => this.#withSlot(req, mark, key, rate, entry, slot));
+    return this.#withSlot(req, mark, key, rate, entry, taken);
+  }
+
+  #withSlot(
+    req: Req,
+    mark: RequestMark,
+    key: string,
+    rate: BoundDecision | undefined,
+    entry: Entry | undefined,
+    slot: SlotAnswer,
+  ): Step<HttpOutcome> {
+    // Alone, the request's decision is the concurrency limit's (`remaining`: free slots); refund
+    // and reset have no rate limiter to act on.
+    if (slot.allowed) return this.#pass(req, mark, rate ?? new BoundDecision(slot.decision, key, 1, undefined), entry, slot.release);
+    const refusal = new BoundDecision(slot.decision, key, rate?.cost ?? 1, undefined);
+    const blocked = !this.#dryRun;
+    // Not served, so not charged: the rate units go back (a failed store charged none).
+    if (blocked && rate?.allowed && rate.error === undefined) void rate.refund();
+    this.#onLimited?.(req, refusal);
+    if (!blocked) return this.#pass(req, mark, rate ?? refusal, entry, undefined);
+    return this.#refuse(req, mark, refusal, entry, rate, (this.#slots as RequestSlots).statusCode);
+  }
+
+  /** A request that goes on (allowed, or over a limit in `dryRun`). */
+  #pass(req: Req, mark: RequestMark, decision: BoundDecision, entry: Entry | undefined, release: (() => void) | undefined): HttpOutcome {
+    let headers: Record<string, string> | undefined;
+    let clear: readonly string[] | undefined;
+    const plan = this.#plan;
+    // Rate headers describe rate rules: `concurrency` alone sends none on a request that goes on.
+    if (plan !== undefined && entry !== undefined) {
+      headers = {};
+      writeHeaders(headers, decision, plan, entry.policy, entry.ruleCount, false);
+      clear = stackHeaders(mark, headers, decision, plan, false);
+    }
+    // A failed store consumed nothing, and a denied request (dry run) took nothing: nothing to give back.
+    const charged = entry !== undefined && decision.allowed && decision.error === undefined;
+    const finish = this.#finisher(req, charged ? decision : undefined, release);
+    return { decision, headers, clear, finish, blocked: false, statusCode: this.#statusCode, body: undefined };
+  }
+
+  /**
+   * A refused request: over a rate rule (`decision` is `rate`), or over `concurrency` (then the
+   * rate headers stay as they were, and `Retry-After` is the concurrency limit's).
+   */
+  #refuse(
+    req: Req,
+    mark: RequestMark,
+    decision: BoundDecision,
+    entry: Entry | undefined,
+    rate: BoundDecision | undefined,
+    statusCode: number,
+  ): Step<HttpOutcome> {
     let headers: Record<string, string> | undefined;
     let clear: readonly string[] | undefined;
     const plan = this.#plan;
     if (plan !== undefined) {
       headers = {};
-      writeHeaders(headers, decision, plan, entry.policy, entry.ruleCount, blocked);
-      clear = stackHeaders(mark, headers, decision, plan, blocked);
+      if (entry !== undefined && rate !== undefined) writeHeaders(headers, rate, plan, entry.policy, entry.ruleCount, true);
+      if (rate !== decision) {
+        const retry = retryAfterSeconds(decision);
+        if (retry !== undefined) headers['Retry-After'] = `${retry}`;
+      }
+      clear = stackHeaders(mark, headers, decision, plan, true);
     }
-    const statusCode = this.#statusCode;
-    if (allowed) {
-      // A failed store consumed nothing, so there is nothing to give back.
-      const finish = decision.error === undefined ? this.#finisher(req, decision) : undefined;
-      return { decision, headers, clear, finish, blocked: false, statusCode, body: undefined };
-    }
-    this.#onLimited?.(req, decision);
-    if (!blocked) return { decision, headers, clear, finish: undefined, blocked: false, statusCode, body: undefined };
     const message = this.#message;
     if (typeof message !== 'function') return { decision, headers, clear, finish: undefined, blocked: true, statusCode, body: message };
     const value = message(req, decision);
@@ -315,15 +413,18 @@ export class HttpLimiter<Req> {
   }
 
   /**
-   * The refund of a request whose response turns out not to count (default: a 5xx). Settles at
-   * most once, whatever the adapter calls.
+   * What the response's close does: frees the slot, and refunds a `charged` request whose response
+   * turns out not to count (default: a 5xx). Acts at most once, whatever the adapter calls.
    */
-  #finisher(req: Req, decision: BoundDecision): (statusCode: number) => void {
+  #finisher(req: Req, charged: BoundDecision | undefined, release: (() => void) | undefined): ((statusCode: number) => void) | undefined {
+    if (charged === undefined && release === undefined) return undefined;
     const count = this.#count;
     let settled = false;
     return (status) => {
       if (settled) return;
       settled = true;
+      release?.();
+      if (charged === undefined) return;
       let counts: boolean;
       try {
         counts = count === undefined ? status < 500 : count(status, req);
@@ -332,7 +433,7 @@ export class HttpLimiter<Req> {
         counts = true;
       }
       // The decision's time picks the window that was charged: an expired window is never credited.
-      if (!counts) void decision.refund();
+      if (!counts) void charged.refund();
     };
   }
 }

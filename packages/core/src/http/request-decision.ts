@@ -16,9 +16,12 @@ export interface RequestDecision extends Decision {
   readonly key: string;
   /** The units this request took. */
   readonly cost: number;
-  /** Gives back `cost` units (default: what this request took) to the window they were charged in. */
+  /**
+   * Gives back `cost` units (default: what this request took) to the window they were charged in.
+   * Does nothing for a decision of the `concurrency` limit alone (no rate rules).
+   */
   refund(cost?: number): Promise<void>;
-  /** Forgets this key in this request's limiter (e.g. after a successful login). */
+  /** Forgets this key in this request's limiter (e.g. after a successful login); nothing with `concurrency` alone. */
   reset(): Promise<void>;
 }
 
@@ -39,9 +42,10 @@ export class BoundDecision implements RequestDecision {
   readonly error?: StoreError;
   readonly key: string;
   readonly cost: number;
-  readonly #limiter: Limiter;
+  /** Undefined for a decision no rate limiter made (the `concurrency` limit): refund and reset do nothing. */
+  readonly #limiter: Limiter | undefined;
 
-  constructor(decision: Decision, key: string, cost: number, limiter: Limiter) {
+  constructor(decision: Decision, key: string, cost: number, limiter: Limiter | undefined) {
     this.allowed = decision.allowed;
     this.limit = decision.limit;
     this.remaining = decision.remaining;
@@ -57,10 +61,10 @@ export class BoundDecision implements RequestDecision {
   }
 
   refund(cost: number = this.cost): Promise<void> {
-    return this.#limiter.refund(this.key, cost, { at: this.at });
+    return this.#limiter === undefined ? Promise.resolve() : this.#limiter.refund(this.key, cost, { at: this.at });
   }
 
   reset(): Promise<void> {
-    return this.#limiter.reset(this.key);
+    return this.#limiter === undefined ? Promise.resolve() : this.#limiter.reset(this.key);
   }
 }
