@@ -32,6 +32,7 @@ const REDIS_SUITES = [
   '<rootDir>/packages/core/test/stores/redis/',
   '<rootDir>/packages/core/test/throttle/redis-',
   '<rootDir>/packages/core/test/concurrency/redis-',
+  '<rootDir>/packages/core/test/adaptive/redis-',
   '<rootDir>/test/conformance/redis-store',
   '<rootDir>/examples/redis-cluster/',
   '<rootDir>/packages/nestjs/test/redis-',

@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { request as httpRequest } from 'node:http';
-import { type BoundStore, CHANNELS, type DecisionEvent, MemoryStore, type Store } from '@ratekeeper/core';
+import { adaptiveLoad, type BoundStore, CHANNELS, type DecisionEvent, MemoryStore, type Store } from '@ratekeeper/core';
 import supertest from 'supertest';
 import type { AppSetup, Harness, HasHeaders, RunningApp, SuiteOptions } from './harness';
 import { Thenable } from './thenable';
@@ -755,5 +755,22 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
         // Without trust, the header does not pick the bucket: all four shared 127.0.0.1.
         expect((await http.get('/ok')).headers['x-ratelimit-remaining']).toBe('5');
       });
+
+    it('adaptive: the headers report the limit reduced by the load factor', async () => {
+      // Sampled when the limiter is created: 90 % load halves every limit from the first request.
+      const adaptive = adaptiveLoad({ signal: () => 0.9 });
+      try {
+        const http = await start({ limiters: [{ limit: 10, window: '1m', now, adaptive }] });
+        const res = await http.get('/ok').set('X-Forwarded-For', '203.0.113.1');
+        expect([res.headers['x-ratelimit-limit'], res.headers['x-ratelimit-remaining'], res.headers.ratelimit]).toEqual([
+          '5',
+          '4',
+          '"10-in-1min";r=4;t=60',
+        ]);
+        expect(await statuses(http, 5)).toEqual([200, 200, 200, 200, 429]);
+      } finally {
+        adaptive.close();
+      }
+    });
   });
 }

@@ -15,6 +15,11 @@ export {
   type StoreErrorPolicy,
 } from './limiter';
 
+// Adaptive limits: every rule's limit follows a load signal of the process.
+
+export { type AdaptiveLoad, adaptiveLoad } from './adaptive/adaptive-load';
+export type { AdaptiveHysteresis, AdaptiveOptions, AdaptiveSteps, LoadSignal } from './adaptive/options';
+
 // Rules and durations: users write them in options; a `Decision` names its `ResolvedRule`.
 
 export { type Duration, parseDuration } from './duration';

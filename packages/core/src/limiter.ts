@@ -1,4 +1,7 @@
 import { type Acquired, type AcquireOptions, acquire } from './acquire/acquire';
+import { type AdaptiveLoad, loadOf, type SharedLoad } from './adaptive/adaptive-load';
+import { followLoad } from './adaptive/levels';
+import type { AdaptiveOptions } from './adaptive/options';
 import { monotonicNow } from './clock';
 import type { Decision } from './decision';
 import { ConfigError, rejectUnknownOptions } from './errors/config-error';
@@ -7,7 +10,7 @@ import { isLogger, type RateLimitLogger } from './logger';
 import { trackLimiter } from './registry';
 import { capacityOf, type ResolvedRule, RULE_FIELDS, type RuleOptions, resolveRule, resolveRules } from './rules';
 import { storageKey } from './storage-key';
-import { isPromise, StoreGuard } from './store-guard';
+import { type GuardOptions, isPromise, StoreGuard } from './store-guard';
 import { MemoryStore } from './stores/memory';
 import type { Store } from './stores/types';
 
@@ -44,6 +47,13 @@ export interface LimiterStoreOptions {
    * @default process warnings
    */
   logger?: RateLimitLogger | undefined;
+  /**
+   * Multiply every rule's limit (and burst) by a factor in [min, 1] that follows a load signal of
+   * this process: event-loop delay or utilisation, heap, RSS, CPU, or your own function. Options, or
+   * an `adaptiveLoad()` shared by several limiters. On Redis each process applies its own factor.
+   * See docs/adaptive.md. @default no adaptation
+   */
+  adaptive?: AdaptiveOptions | AdaptiveLoad | undefined;
 }
 
 /** Per-call options of {@link Limiter.consume}. */
@@ -110,6 +120,7 @@ const OPTION_KEYS = new Set([
   'onError',
   'onRecover',
   'logger',
+  'adaptive',
 ]);
 
 /**
@@ -145,6 +156,7 @@ interface StoreSettings {
   readonly timeoutMs: number;
   readonly retryMs: number;
   readonly logger: RateLimitLogger | undefined;
+  readonly adaptive: SharedLoad | undefined;
 }
 
 /**
@@ -171,7 +183,8 @@ export function resolveStoreSettings(options: Omit<LimiterOptions, 'rules'>): St
   }
   const logger = options.logger;
   if (logger !== undefined && !isLogger(logger)) throw new ConfigError('logger', 'an object with a warn(message) method', logger);
-  return { store, prefix, policy, timeoutMs, retryMs, logger };
+  const adaptive = options.adaptive === undefined ? undefined : loadOf(options.adaptive);
+  return { store, prefix, policy, timeoutMs, retryMs, logger, adaptive };
 }
 
 function isSynchronous(store: unknown): boolean {
@@ -209,12 +222,12 @@ class RateLimiter implements Limiter, Decider {
         throw new ConfigError('rules', 'given, or `limit` and `window`', undefined);
       this.rules = Object.freeze([resolveRule(rule, '')]);
     }
-    const { store, prefix, policy, timeoutMs, retryMs, logger } = resolveStoreSettings(options);
+    const { store, prefix, policy, timeoutMs, retryMs, logger, adaptive } = resolveStoreSettings(options);
     trackLimiter(this);
     this.now = options.now ?? monotonicNow;
     // The guard is created below; reports from a store reach it through this closure.
     const bindOptions = { timeoutMs, report: (error: StoreError) => void this.#guard.report(error) };
-    this.#guard = new StoreGuard(store.bind(this.rules, prefix, bindOptions), store.health, {
+    const guard: GuardOptions = {
       name: this.name,
       rules: this.rules,
       policy: isStore(policy) ? 'fallback' : policy,
@@ -224,7 +237,17 @@ class RateLimiter implements Limiter, Decider {
       onError: options.onError,
       onRecover: options.onRecover,
       logger,
-    });
+    };
+    const bound = store.bind(this.rules, prefix, bindOptions);
+    if (adaptive === undefined) this.#guard = new StoreGuard(bound, store.health, guard);
+    else {
+      const insurance = isStore(policy) ? policy : undefined;
+      const leveled = followLoad(adaptive, this, guard, bound, {
+        store: (rules) => store.bind(rules, prefix, bindOptions),
+        fallback: insurance && ((rules) => insurance.bind(rules, prefix, bindOptions)),
+      });
+      this.#guard = new StoreGuard(leveled.bound, store.health, leveled.guard);
+    }
     this.#maxCost = Math.min(...this.rules.map(capacityOf));
     this.#sync = isSynchronous(store) && (!isStore(policy) || isSynchronous(policy));
     this.#storeName = isSynchronous(store) ? 'an asynchronous onStoreError store' : `a ${store.constructor.name}`;

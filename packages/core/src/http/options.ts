@@ -126,6 +126,7 @@ export const STORE_OPTIONS = [
   'onError',
   'onRecover',
   'logger',
+  'adaptive',
 ] as const;
 
 /** Options shared with `createLimiter` (same names, same meaning, same defaults; `store` defaults to one MemoryStore per middleware). */
