@@ -762,11 +762,12 @@ export function conformance(harness: Harness, options: ConformanceOptions = {}):
       try {
         const http = await start({ limiters: [{ limit: 10, window: '1m', now, adaptive }] });
         const res = await http.get('/ok').set('X-Forwarded-For', '203.0.113.1');
-        expect([res.headers['x-ratelimit-limit'], res.headers['x-ratelimit-remaining'], res.headers.ratelimit]).toEqual([
-          '5',
-          '4',
-          '"10-in-1min";r=4;t=60',
-        ]);
+        expect([
+          res.headers['x-ratelimit-limit'],
+          res.headers['x-ratelimit-remaining'],
+          res.headers.ratelimit,
+          res.headers['ratelimit-policy'],
+        ]).toEqual(['5', '4', '"10-in-1min";r=4;t=60', '"10-in-1min";q=5;w=60']);
         expect(await statuses(http, 5)).toEqual([200, 200, 200, 200, 429]);
       } finally {
         adaptive.close();

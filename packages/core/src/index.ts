@@ -51,6 +51,7 @@ export type { BindOptions, BoundStore, RawResult, Store } from './stores/types';
 
 // The options every HTTP adapter accepts, so an application can type them once for any framework.
 
+export type { ConcurrencyOption } from './http/concurrency';
 export type { HeaderFormat } from './http/headers';
 export type {
   HttpOptions,

@@ -371,7 +371,7 @@ export class HttpLimiter<Req> {
     // Rate headers describe rate rules: `concurrency` alone sends none on a request that goes on.
     if (plan !== undefined && entry !== undefined) {
       headers = {};
-      writeHeaders(headers, decision, plan, entry.policy, entry.ruleCount, false);
+      writeHeaders(headers, decision, plan, policyOf(entry, decision), entry.ruleCount, false);
       clear = stackHeaders(mark, headers, decision, plan, false);
     }
     // A failed store consumed nothing, and a denied request (dry run) took nothing: nothing to give back.
@@ -397,7 +397,7 @@ export class HttpLimiter<Req> {
     const plan = this.#plan;
     if (plan !== undefined) {
       headers = {};
-      if (entry !== undefined && rate !== undefined) writeHeaders(headers, rate, plan, entry.policy, entry.ruleCount, true);
+      if (entry !== undefined && rate !== undefined) writeHeaders(headers, rate, plan, policyOf(entry, rate), entry.ruleCount, true);
       if (rate !== decision) {
         const retry = retryAfterSeconds(decision);
         if (retry !== undefined) headers['Retry-After'] = `${retry}`;
@@ -436,6 +436,24 @@ export class HttpLimiter<Req> {
       if (!counts) void charged.refund();
     };
   }
+}
+
+/** Policy text of the scaled rule sets an adaptive limiter decides with, one per level (first rule as key). */
+const scaledPolicies = new WeakMap<object, PolicyText>();
+
+/**
+ * The policy the decision was made under: the limiter's, or (an adaptive limiter at a reduced
+ * level) that of the scaled rules, so `RateLimit-Policy` announces the quota actually enforced.
+ */
+function policyOf(entry: Entry, decision: Decision): PolicyText {
+  const first = decision.rules[0]?.rule;
+  if (first === undefined || first === entry.limiter.rules[0]) return entry.policy;
+  let policy = scaledPolicies.get(first);
+  if (policy === undefined) {
+    policy = policyText(decision.rules.map((v) => v.rule));
+    scaledPolicies.set(first, policy);
+  }
+  return policy;
 }
 
 /** Validates the `cost` option: a positive integer, or a function returning one. */
