@@ -9,7 +9,7 @@ import { isNoScript, type RedisStoreClient, whenReady } from './client';
 import { type Connection, isSupportedClient, toConnection } from './connection';
 import { connectionHealth } from './connection-health';
 import { escapeGlob, hashTag } from './keys';
-import { buildScript, declaresBlockKeys, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
+import { buildScript, declaresBlockKeys, decodeReply, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
 import { RedisSlots } from './slots';
 import { SyncedClock } from './synced-clock';
 
@@ -184,6 +184,7 @@ class BoundRedisStore implements BoundStore {
   readonly #health: StoreHealth;
   /** Length of a result: `at` and four numbers per rule (a repair count may follow). */
   readonly #width: number;
+  readonly #ruleCount: number;
   /** The limiter's timeout: a consume must not charge once it has passed (−1: no deadline). */
   readonly #callTimeoutMs: number;
   readonly #report: ((error: StoreError) => void) | undefined;
@@ -195,6 +196,7 @@ class BoundRedisStore implements BoundStore {
       throw new ConfigError('rules', `at most ${MAX_REDIS_RULES} rules per limiter on a RedisStore`, rules.length);
     }
     this.#width = 1 + 4 * rules.length;
+    this.#ruleCount = rules.length;
     this.#callTimeoutMs = options?.timeoutMs ?? -1;
     this.#report = options?.report;
     this.#timeoutMs = store.timeoutMs;
@@ -203,7 +205,10 @@ class BoundRedisStore implements BoundStore {
     this.#heads = rules.map((r) => `${prefix}${r.id}:{`);
     this.#patterns = rules.map((r) => `${escapeGlob(`${prefix}${r.id}`)}:{*`);
     const script = (op: Operation): Script => {
-      const src = buildScript(op, rules, SCRIPT_CLOCK[store.clock], SLACK[store.clock]);
+      // Consume and peek answer one string (see ReplyFormat): a client decodes it far faster than an
+      // array of integers (ioredis 6: ~4,000 instructions per integer, 13 integers for 3 rules).
+      const reply = op === 'consume' || op === 'peek' ? 'compact' : 'array';
+      const src = buildScript(op, rules, SCRIPT_CLOCK[store.clock], SLACK[store.clock], reply);
       return { src, sha: createHash('sha1').update(src).digest('hex'), blockKeys: declaresBlockKeys(op, rules) };
     };
     this.#scripts = { consume: script('consume'), peek: script('peek'), refund: script('refund'), reset: script('reset') };
@@ -293,11 +298,11 @@ class BoundRedisStore implements BoundStore {
   }
 
   #result(op: Operation, r: unknown): RawResult {
-    const raw = r as number[];
     if (op === 'refund' || op === 'reset') {
       if (typeof r === 'number' && r > 0) this.#repaired(op, r);
-      return raw;
+      return r as number[];
     }
+    const raw = decodeReply(r, this.#ruleCount) as number[];
     if (raw[0] === -1) {
       throw markAnswered(
         new StoreError(op, 'Redis ran this consume after the limiter had answered it by policy: nothing was charged', { timedOut: true }),
