@@ -38,6 +38,7 @@ const REDIS_SUITES = [
   '<rootDir>/packages/nestjs/test/redis-',
   '<rootDir>/packages/otel/test/redis-',
   '<rootDir>/packages/prometheus/test/redis-',
+  '<rootDir>/packages/koa/test/compat-redis',
   // RedisStore on Bun and Deno (test/runtimes/redis-bun.test.ts, redis-deno.test.ts).
   '<rootDir>/test/runtimes/redis-',
 ];
