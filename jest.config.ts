@@ -25,6 +25,7 @@ const moduleNameMapper = {
   '^@ratekeeper/core/http$': '<rootDir>/packages/core/src/http.ts',
   '^@ratekeeper/core/testing$': '<rootDir>/packages/core/src/testing.ts',
   '^@ratekeeper/(express|fastify|koa|web|hono|nestjs|otel|prometheus)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@ratekeeper/(express|fastify|koa)/compat$': '<rootDir>/packages/$1/src/compat.ts',
 };
 
 /** Suites that need Redis (standalone, Cluster): the `integration` project; everything else is `unit`. */
@@ -38,6 +39,7 @@ const REDIS_SUITES = [
   '<rootDir>/packages/nestjs/test/redis-',
   '<rootDir>/packages/otel/test/redis-',
   '<rootDir>/packages/prometheus/test/redis-',
+  '<rootDir>/packages/express/test/compat-redis',
   '<rootDir>/packages/koa/test/compat-redis',
   // RedisStore on Bun and Deno (test/runtimes/redis-bun.test.ts, redis-deno.test.ts).
   '<rootDir>/test/runtimes/redis-',
