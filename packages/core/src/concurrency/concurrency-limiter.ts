@@ -338,7 +338,7 @@ class Concurrency implements ConcurrencyLimiter {
     this.#lastError = error;
     this.#report(error);
     // The script may have granted the slot before its reply was lost: free it (else it waits for leaseMs).
-    if (mayHaveRun) this.#release(key, holder);
+    if (mayHaveRun) void this.#release(key, holder);
     return this.#allow ? this.#lease(key, holder, false) : 'denied';
   }
 
