@@ -41,6 +41,7 @@ const REDIS_SUITES = [
   '<rootDir>/packages/prometheus/test/redis-',
   '<rootDir>/packages/express/test/compat-redis',
   '<rootDir>/packages/koa/test/compat-redis',
+  '<rootDir>/packages/fastify/test/compat-redis',
   // RedisStore on Bun and Deno (test/runtimes/redis-bun.test.ts, redis-deno.test.ts).
   '<rootDir>/test/runtimes/redis-',
 ];
