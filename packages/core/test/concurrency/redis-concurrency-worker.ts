@@ -9,7 +9,18 @@ import { RedisStore, replaySafeRedisOptions } from '../../src/redis';
 const [mode, portText, prefix, maxText, roundsText, leaseText] = process.argv.slice(2) as [string, string, string, string, string, string];
 const client = new Redis({ host: '127.0.0.1', port: Number(portText), ...replaySafeRedisOptions });
 const store = new RedisStore({ client });
-const limiter = createConcurrencyLimiter({ max: Number(maxText), store, prefix, pollMs: 5, leaseMs: Number(leaseText), timeoutMs: 2000 });
+// 'deny' and a long timeout: on a loaded machine a slow reply must refuse (then retry), never grant a
+// lease the store does not hold ('allow' would, by design), or the count below would mean nothing.
+const limiter = createConcurrencyLimiter({
+  max: Number(maxText),
+  store,
+  prefix,
+  pollMs: 5,
+  leaseMs: Number(leaseText),
+  timeoutMs: 20_000,
+  onStoreError: 'deny',
+  onError: () => {},
+});
 const counter = `${prefix}holders`;
 
 async function serverMs(): Promise<number> {
@@ -17,11 +28,22 @@ async function serverMs(): Promise<number> {
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
+/** Acquires, asking again after a refusal by the store-error policy (a timed-out reply). */
+async function acquireRetrying() {
+  for (;;) {
+    try {
+      return await limiter.acquire('shared');
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_RK_RATE_LIMITED') throw error;
+    }
+  }
+}
+
 if (mode === 'work') {
   let most = 0;
   let done = 0;
   for (let i = 0; i < Number(roundsText); i++) {
-    const lease = await limiter.acquire('shared');
+    const lease = await acquireRetrying();
     const holders = await client.incr(counter);
     most = Math.max(most, holders);
     // Hold across a few round trips, so holders of different processes overlap.
