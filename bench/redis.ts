@@ -16,8 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { createLimiter, type Limiter } from '@ratekeeper/core';
 import { RedisStore, replaySafeRedisOptions } from '@ratekeeper/core/redis';
 import { Redis } from 'ioredis';
+import Valkey from 'iovalkey';
 import { RedisStore as RateLimitRedisStore, type RedisReply } from 'rate-limit-redis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { createClient } from 'redis';
 import { startRedis } from '../scripts/redis-server';
 import { ipKeys } from './lib/keys';
 import { markdownTable } from './lib/markdown';
@@ -95,6 +97,33 @@ const contenders: Contender[] = [
     make: (client) => {
       const store = new RedisStore({ client });
       return rk(store, createLimiter({ limit: 1e7, window: '1m', algorithm: 'sliding-window', store, prefix: 'rkd:' }));
+    },
+  },
+  {
+    id: 'rk-fixed-node-redis',
+    name: 'ratekeeper fixed-window, 1 rule, through node-redis 6 (default clock)',
+    make: async (client) => {
+      const nodeRedis = await createClient({ socket: { host: '127.0.0.1', port: client.options.port as number } }).connect();
+      const store = new RedisStore({ client: nodeRedis });
+      const limiter = createLimiter({ limit: 1e9, window: '1h', algorithm: 'fixed-window', store, prefix: 'rkn:' });
+      return { decide: (k) => limiter.consume(k), close: () => store.close().then(() => nodeRedis.close()) };
+    },
+  },
+  {
+    id: 'rk-fixed-iovalkey',
+    name: 'ratekeeper fixed-window, 1 rule, through iovalkey (default clock)',
+    make: (client) => {
+      const valkey = new Valkey({ host: '127.0.0.1', port: client.options.port as number, ...replaySafeRedisOptions });
+      const store = new RedisStore({ client: valkey });
+      const limiter = createLimiter({ limit: 1e9, window: '1h', algorithm: 'fixed-window', store, prefix: 'rkv:' });
+      return {
+        decide: (k) => limiter.consume(k),
+        close: () =>
+          store
+            .close()
+            .then(() => valkey.quit())
+            .then(() => undefined),
+      };
     },
   },
   {
