@@ -105,7 +105,7 @@ const contenders: Contender[] = [
     make: async (client) => {
       const nodeRedis = await createClient({ socket: { host: '127.0.0.1', port: client.options.port as number } }).connect();
       const store = new RedisStore({ client: nodeRedis });
-      const limiter = createLimiter({ limit: 1e9, window: '1h', algorithm: 'fixed-window', store, prefix: 'rkn:' });
+      const limiter = createLimiter({ limit: 1e7, window: '1h', algorithm: 'fixed-window', store, prefix: 'rkn:' });
       return { decide: (k) => limiter.consume(k), close: () => store.close().then(() => nodeRedis.close()) };
     },
   },
@@ -115,7 +115,7 @@ const contenders: Contender[] = [
     make: (client) => {
       const valkey = new Valkey({ host: '127.0.0.1', port: client.options.port as number, ...replaySafeRedisOptions });
       const store = new RedisStore({ client: valkey });
-      const limiter = createLimiter({ limit: 1e9, window: '1h', algorithm: 'fixed-window', store, prefix: 'rkv:' });
+      const limiter = createLimiter({ limit: 1e7, window: '1h', algorithm: 'fixed-window', store, prefix: 'rkv:' });
       return {
         decide: (k) => limiter.consume(k),
         close: () =>
