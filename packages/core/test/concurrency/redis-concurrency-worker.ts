@@ -8,7 +8,9 @@ import { RedisStore, replaySafeRedisOptions } from '../../src/redis';
 
 const [mode, portText, prefix, maxText, roundsText, leaseText] = process.argv.slice(2) as [string, string, string, string, string, string];
 const client = new Redis({ host: '127.0.0.1', port: Number(portText), ...replaySafeRedisOptions });
-const store = new RedisStore({ client });
+// Connected before the first acquire, and a generous connect wait: a loaded machine may be slow to start.
+await client.ping();
+const store = new RedisStore({ client, timeoutMs: 5000 });
 // 'deny' and a long timeout: on a loaded machine a slow reply must refuse (then retry), never grant a
 // lease the store does not hold ('allow' would, by design), or the count below would mean nothing.
 const limiter = createConcurrencyLimiter({
@@ -29,10 +31,10 @@ async function serverMs(): Promise<number> {
 }
 
 /** Acquires, asking again after a refusal by the store-error policy (a timed-out reply). */
-async function acquireRetrying() {
+async function acquireRetrying(key = 'shared') {
   for (;;) {
     try {
-      return await limiter.acquire('shared');
+      return await limiter.acquire(key);
     } catch (error) {
       if ((error as { code?: string }).code !== 'ERR_RK_RATE_LIMITED') throw error;
     }
@@ -57,7 +59,7 @@ if (mode === 'work') {
   await store.close();
   await client.quit();
 } else {
-  await limiter.acquire('held');
+  await acquireRetrying('held');
   process.send?.({ heldAt: await serverMs() });
   // Holds until killed.
   setInterval(() => {}, 1000);
