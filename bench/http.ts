@@ -11,6 +11,10 @@
  *   options: --only express|fastify|koa|hono[,...]  --rounds N  --duration S  --warmup S  --connections N
  *            --profile   V8 CPU profile of the ratekeeper variants (`node --cpu-prof` on the server),
  *                        self time by function per request, instead of the table
+ *            --observe   also ratekeeper with OpenTelemetry in the server (@ratekeeper/otel on a real
+ *                        MeterProvider: rk-otel-allow, rk-otel-block; and with a request span per
+ *                        request: rk-traced-allow without, rk-otel-traced-allow with the
+ *                        instrumentation), in the same alternating rounds; with --profile, profiles them too
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +22,17 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { ALLOW_LIMIT, BLOCK_LIMIT, FRAMEWORKS, type Framework, INCUMBENT, VARIANTS, type Variant, WINDOW_MS } from './lib/http-apps';
+import {
+  ALLOW_LIMIT,
+  BLOCK_LIMIT,
+  FRAMEWORKS,
+  type Framework,
+  INCUMBENT,
+  OBSERVE_VARIANTS,
+  VARIANTS,
+  type Variant,
+  WINDOW_MS,
+} from './lib/http-apps';
 import { LOAD_CPU, load, pinSelf, SERVER_CPU, ServerProcess } from './lib/http-proc';
 import { summariseProfile } from './lib/http-profile';
 import { markdownTable } from './lib/markdown';
@@ -33,6 +47,10 @@ interface Options {
   duration: number;
   warmup: number;
   connections: number;
+  /** `--observe`: the OpenTelemetry variants too. */
+  observe: boolean;
+  /** The variants measured, in their order within a round. */
+  variants: readonly Variant[];
   /** Git state of ratekeeper's sources when the run started. */
   source: string;
 }
@@ -45,6 +63,11 @@ interface Sample {
   responses: number;
   limited: number;
   errors: number;
+  /** `--observe` variants: decisions the server's OpenTelemetry counted during the measurement. */
+  recorded?: number;
+  /** Traced variants: request spans exported during the measurement, and of those with a ratekeeper.decision event. */
+  spans?: number;
+  annotated?: number;
 }
 
 type Cells = Map<string, Sample[]>;
@@ -79,8 +102,11 @@ function parseOptions(args: readonly string[]): Options {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${name}: expected a positive number`);
     return v;
   };
+  const observe = args.includes('--observe');
   return {
     quick,
+    observe,
+    variants: observe ? OBSERVE_VARIANTS : VARIANTS,
     frameworks: FRAMEWORKS.filter((f) => !only || only.includes(f)),
     rounds: num('--rounds', quick ? 2 : 4),
     duration: num('--duration', quick ? 3 : 8),
@@ -94,6 +120,14 @@ async function measureOnce(server: ServerProcess, port: number, o: Options): Pro
   const before = await server.cpu();
   const r = await load(port, o.duration, o.connections);
   const after = await server.cpu();
+  const delta = (k: 'decisions' | 'spans' | 'annotated'): number | undefined => {
+    const a = after[k];
+    const b = before[k];
+    return a === undefined || b === undefined ? undefined : a - b;
+  };
+  const recorded = delta('decisions');
+  const spans = delta('spans');
+  const annotated = delta('annotated');
   return {
     rps: r.responses / r.seconds,
     p99Ms: r.p99Ms,
@@ -101,6 +135,9 @@ async function measureOnce(server: ServerProcess, port: number, o: Options): Pro
     responses: r.responses,
     limited: r.limited,
     errors: r.errors,
+    ...(recorded === undefined ? {} : { recorded }),
+    ...(spans === undefined ? {} : { spans }),
+    ...(annotated === undefined ? {} : { annotated }),
   };
 }
 
@@ -139,14 +176,14 @@ function sourceState(): string {
 async function runFramework(f: Framework, o: Options, cells: Cells): Promise<void> {
   const servers = new Map<Variant, { server: ServerProcess; port: number }>();
   try {
-    for (const v of VARIANTS) servers.set(v, await startWithRetry(f, v));
-    for (const v of VARIANTS) {
+    for (const v of o.variants) servers.set(v, await startWithRetry(f, v));
+    for (const v of o.variants) {
       const s = servers.get(v);
       if (s) await load(s.port, o.warmup, o.connections);
     }
     for (let r = 0; r < o.rounds; r++) {
       // A B C D E, then E D C B A: a drift of the machine's speed within a round hits every variant alike.
-      const order = r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      const order = r % 2 === 0 ? o.variants : [...o.variants].reverse();
       for (const v of order) {
         const s = servers.get(v);
         if (!s) continue;
@@ -154,7 +191,7 @@ async function runFramework(f: Framework, o: Options, cells: Cells): Promise<voi
         const k = cellKey(f, v);
         cells.set(k, [...(cells.get(k) ?? []), m]);
         process.stderr.write(
-          `  ${f} ${v.padEnd(9)} round ${r + 1}: ${fmtInt(m.rps)} req/s, ${fmtFixed(m.cpuPerReqUs, 1)} µs CPU/req, ${fmtFixed((100 * m.limited) / m.responses, 2)} % 429\n`,
+          `  ${f} ${v.padEnd(o.observe ? 20 : 9)} round ${r + 1}: ${fmtInt(m.rps)} req/s, ${fmtFixed(m.cpuPerReqUs, 1)} µs CPU/req, ${fmtFixed((100 * m.limited) / m.responses, 2)} % 429\n`,
         );
       }
     }
@@ -176,13 +213,164 @@ function label(f: Framework, v: Variant): string {
       return `${INCUMBENT[f]}, none blocked`;
     case 'inc-block':
       return `${INCUMBENT[f]}, ${blockWord}`;
+    case 'rk-otel-allow':
+      return 'ratekeeper + @ratekeeper/otel, none blocked';
+    case 'rk-otel-block':
+      return `ratekeeper + @ratekeeper/otel, ${blockWord}`;
+    case 'rk-traced-allow':
+      return 'ratekeeper, request spans, none blocked';
+    case 'rk-otel-traced-allow':
+      return 'ratekeeper + @ratekeeper/otel, request spans, none blocked';
   }
 }
 
 /** Per-round value of `v` paired with bare's value of the same round. */
 function paired(cells: Cells, f: Framework, v: Variant, fn: (s: Sample, bare: Sample) => number): number[] {
-  const bare = cells.get(cellKey(f, 'bare')) ?? [];
-  return (cells.get(cellKey(f, v)) ?? []).map((s, i) => (bare[i] ? fn(s, bare[i]) : Number.NaN));
+  return pairedTo(cells, f, v, 'bare', fn);
+}
+
+/** Per-round value of `v` paired with `ref`'s value of the same round. */
+function pairedTo(cells: Cells, f: Framework, v: Variant, ref: Variant, fn: (s: Sample, ref: Sample) => number): number[] {
+  const base = cells.get(cellKey(f, ref)) ?? [];
+  return (cells.get(cellKey(f, v)) ?? []).map((s, i) => (base[i] ? fn(s, base[i]) : Number.NaN));
+}
+
+/** Rows of the table, in this order (those of the variants measured). */
+const TABLE_ORDER: readonly Variant[] = [
+  'bare',
+  'rk-allow',
+  'rk-block',
+  'inc-allow',
+  'inc-block',
+  'rk-otel-allow',
+  'rk-otel-block',
+  'rk-traced-allow',
+  'rk-otel-traced-allow',
+];
+
+/** `--observe`: each OpenTelemetry variant and the variant it adds @ratekeeper/otel to. */
+const OTEL_PAIRS: readonly (readonly [otel: Variant, plain: Variant])[] = [
+  ['rk-otel-allow', 'rk-allow'],
+  ['rk-otel-block', 'rk-block'],
+  ['rk-otel-traced-allow', 'rk-traced-allow'],
+];
+/** The issue's budget for OpenTelemetry: at most 10 % more server CPU per request than without it. */
+const OTEL_BUDGET = 1.1;
+
+/** Lowest–highest of the finite values. */
+function range(xs: readonly number[], digits: number): string {
+  const f = xs.filter(Number.isFinite);
+  return f.length ? `${fmtFixed(Math.min(...f), digits)}–${fmtFixed(Math.max(...f), digits)}` : '-';
+}
+
+/** Paired per round: the OTel variant's server CPU per request over its plain twin's, and the difference. */
+function otelCost(cells: Cells, f: Framework, otel: Variant, plain: Variant): { ratio: number[]; extra: number[] } {
+  return {
+    ratio: pairedTo(cells, f, otel, plain, (s, p) => s.cpuPerReqUs / p.cpuPerReqUs),
+    extra: pairedTo(cells, f, otel, plain, (s, p) => s.cpuPerReqUs - p.cpuPerReqUs),
+  };
+}
+
+/** The `--observe` table: what @ratekeeper/otel adds to a ratekeeper server, paired per round. */
+function observeSection(cells: Cells, o: Options): string[] {
+  const rows: string[][] = [];
+  for (const f of o.frameworks) {
+    for (const [otel, plain] of OTEL_PAIRS) {
+      const { ratio, extra } = otelCost(cells, f, otel, plain);
+      const cpu = (v: Variant): number => median((cells.get(cellKey(f, v)) ?? []).map((s) => s.cpuPerReqUs));
+      const overBare = summarise(cells, f, plain).extraCpu;
+      const rps = pairedTo(cells, f, otel, plain, (s, p) => s.rps / p.rps);
+      const ss = cells.get(cellKey(f, otel)) ?? [];
+      const unanswered = ss.map((s) => (s.recorded ?? Number.NaN) - s.responses);
+      rows.push([
+        f,
+        `${otel} vs ${plain}`,
+        `${fmtFixed(cpu(otel), 1)} vs ${fmtFixed(cpu(plain), 1)}`,
+        `${fmtFixed(median(extra), 2)} (${range(extra, 2)})`,
+        `×${fmtFixed(median(ratio), 3)} (${range(ratio, 3)})`,
+        Number.isFinite(overBare) && overBare > 0 ? pct(median(extra) / overBare) : '-',
+        fmtFixed(median(rps), 3),
+        range(unanswered, 0),
+      ]);
+    }
+  }
+  const spanRows = o.frameworks.flatMap((f) =>
+    (['rk-traced-allow', 'rk-otel-traced-allow'] as const).map((v) => {
+      const ss = cells.get(cellKey(f, v)) ?? [];
+      const spans = ss.reduce((a, s) => a + (s.spans ?? 0), 0);
+      const annotated = ss.reduce((a, s) => a + (s.annotated ?? 0), 0);
+      return [f, v, fmtInt(spans), spans > 0 ? pct(annotated / spans) : '-'];
+    }),
+  );
+  return [
+    '## OpenTelemetry (`--observe`)',
+    '',
+    '`rk-otel-*`: `@ratekeeper/otel` `instrument({ meterProvider })` (spans on) with an `@opentelemetry/sdk-metrics` MeterProvider ' +
+      'and a PeriodicExportingMetricReader (60 s) to an in-memory exporter; no tracer provider, so no span is active. ' +
+      '`*-traced-*`: an AsyncLocalStorage context manager, an `@opentelemetry/sdk-trace` TracerProvider with a BatchSpanProcessor ' +
+      "to an exporter that drops the spans, and a server span around every request (where an HTTP instrumentation starts it: the server's " +
+      "`'request'` event); `rk-otel-traced-allow` adds the instrumentation (metrics, and the decision's attributes and event on the span).",
+    '',
+    markdownTable(
+      [
+        'framework',
+        'pair',
+        'server CPU µs/req (medians)',
+        '+CPU µs/req (paired median; rounds)',
+        'CPU ratio (paired median; rounds)',
+        "+CPU as share of the twin's extra CPU over bare",
+        'req/s ratio',
+        'decisions recorded − responses (rounds)',
+      ],
+      rows,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    markdownTable(['framework', 'variant', 'request spans exported', 'with a ratekeeper.decision event'], spanRows, ['l', 'l', 'r', 'r']),
+    '',
+    `Target: a ratekeeper server with @ratekeeper/otel spends at most ×${fmtFixed(OTEL_BUDGET, 2)} the CPU per request of the same server without it.`,
+    '',
+  ];
+}
+
+/** `--observe` checks: the OTel variants block what they should, record every decision, and stay within budget. */
+function observeChecks(
+  cells: Cells,
+  f: Framework,
+  connections: number,
+  g: (v: Variant) => Summary,
+  check: (f: Framework, what: string, target: string, measured: string, ok: boolean) => void,
+): void {
+  for (const v of ['rk-otel-allow', 'rk-traced-allow', 'rk-otel-traced-allow'] as const)
+    check(f, `${label(f, v)}: nothing blocked`, '0 × 429', `max round ${pct(g(v).maxShare429)}`, g(v).maxShare429 === 0);
+  check(
+    f,
+    `${label(f, 'rk-otel-block')}: blocks`,
+    '≥ 99 % 429 every round',
+    `min round ${pct(g('rk-otel-block').minShare429)}`,
+    g('rk-otel-block').minShare429 >= 0.99,
+  );
+  // Requests still in flight when autocannon stops are decided (and counted) but never answered.
+  for (const v of ['rk-otel-allow', 'rk-otel-block', 'rk-otel-traced-allow'] as const) {
+    const off = (cells.get(cellKey(f, v)) ?? []).map((s) => (s.recorded ?? Number.NaN) - s.responses);
+    check(
+      f,
+      `${v}: ratekeeper.decisions counted`,
+      `1 per response, ± the ${connections} in flight, every round`,
+      `decisions − responses: ${range(off, 0)}`,
+      off.every((x) => Math.abs(x) <= connections),
+    );
+  }
+  for (const [otel, plain] of OTEL_PAIRS) {
+    const { ratio, extra } = otelCost(cells, f, otel, plain);
+    check(
+      f,
+      `server CPU/req, ${otel} vs ${plain}`,
+      `≤ ×${fmtFixed(OTEL_BUDGET, 2)}`,
+      `×${fmtFixed(median(ratio), 3)} (+${fmtFixed(median(extra), 2)} µs)`,
+      median(ratio) <= OTEL_BUDGET,
+    );
+  }
 }
 
 interface Summary {
@@ -231,8 +419,8 @@ function report(cells: Cells, o: Options): { md: string; failures: number } {
   };
   for (const f of o.frameworks) {
     const sum = new Map<Variant, Summary>();
-    for (const v of VARIANTS) sum.set(v, summarise(cells, f, v));
-    for (const v of ['bare', 'rk-allow', 'rk-block', 'inc-allow', 'inc-block'] as const) {
+    for (const v of o.variants) sum.set(v, summarise(cells, f, v));
+    for (const v of TABLE_ORDER.filter((x) => o.variants.includes(x))) {
       const s = sum.get(v) as Summary;
       rows.push([
         f,
@@ -275,11 +463,12 @@ function report(cells: Cells, o: Options): { md: string; failures: number } {
       );
     }
     check(f, 'throughput, none blocked', '≥ 0.95 × bare', fmtFixed(g('rk-allow').ratio, 3), g('rk-allow').ratio >= 0.95);
-    const errs = VARIANTS.reduce((a, v) => a + g(v).errors, 0);
+    if (o.observe) observeChecks(cells, f, o.connections, g, check);
+    const errs = o.variants.reduce((a, v) => a + g(v).errors, 0);
     if (errs > 0) checks.push([f, 'autocannon errors + timeouts', '0', String(errs), 'note']);
   }
   const spreads = o.frameworks.flatMap((f) =>
-    VARIANTS.map((v) => [f, v, spread((cells.get(cellKey(f, v)) ?? []).map((s) => s.cpuPerReqUs))] as const),
+    o.variants.map((v) => [f, v, spread((cells.get(cellKey(f, v)) ?? []).map((s) => s.cpuPerReqUs))] as const),
   );
   const noisy = spreads.filter(([, , s]) => s > 1.5).map(([f, v, s]) => `${f} ${v} ×${fmtFixed(s, 2)}`);
   const md = [
@@ -312,6 +501,7 @@ function report(cells: Cells, o: Options): { md: string; failures: number } {
       ? `CPU µs/req spread > 1.5× between rounds (trust less): ${noisy.join(', ')}.`
       : 'CPU µs/req spread ≤ 1.5× between rounds in every cell.',
     '',
+    ...(o.observe ? observeSection(cells, o) : []),
     '## Targets',
     '',
     markdownTable(['framework', 'check', 'target', 'measured', 'result'], checks, ['l', 'l', 'l', 'l', 'l']),
@@ -328,9 +518,17 @@ async function profile(o: Options): Promise<string> {
     '',
   ];
   for (const f of o.frameworks) {
-    // µs/req by function of the bare server, to show where each limited variant spends its extra time.
-    let bare: Map<string, number> | undefined;
-    for (const v of ['bare', 'rk-allow', 'rk-block', 'inc-allow', 'inc-block'] as const) {
+    // µs/req by function of each server, to show where a variant spends its extra time over bare (or over its twin without OTel).
+    const profiled = new Map<Variant, Map<string, number>>();
+    const variants: readonly Variant[] = [
+      'bare',
+      'rk-allow',
+      'rk-block',
+      'inc-allow',
+      'inc-block',
+      ...(o.observe ? (['rk-otel-allow', 'rk-otel-block', 'rk-traced-allow', 'rk-otel-traced-allow'] as const) : []),
+    ];
+    for (const v of variants) {
       // One folder per server: V8 writes a profile per thread (tsx's loader runs in a worker), and
       // the main thread's file is the one whose name carries thread id 0.
       const profDir = join(dir, `${f}-${v}`);
@@ -359,13 +557,16 @@ async function profile(o: Options): Promise<string> {
         '',
       );
       const mine = new Map(p.top.map((t) => [t.fn, t.us / r.responses]));
-      if (v === 'bare') bare = mine;
-      else if (bare !== undefined) {
-        const base = bare;
+      profiled.set(v, mine);
+      // An OpenTelemetry variant against its twin without it (`--observe`), the others against bare.
+      const twin = OTEL_PAIRS.find(([otel]) => otel === v)?.[1] ?? 'bare';
+      const twinProfile = v === 'bare' ? undefined : profiled.get(twin);
+      if (twinProfile !== undefined) {
+        const base = twinProfile;
         const fns = new Set([...mine.keys(), ...base.keys()]);
         const diff = [...fns].map((fn) => ({ fn, d: (mine.get(fn) ?? 0) - (base.get(fn) ?? 0) })).sort((a, b) => b.d - a.d);
         out.push(
-          'Largest increases over bare (µs/req of self time, this variant minus the bare server; noisy below ~0.2):',
+          `Largest increases over ${twin} (µs/req of self time, this variant minus the ${twin} server; noisy below ~0.2):`,
           '',
           markdownTable(
             ['function', '+µs/req'],
@@ -407,7 +608,7 @@ async function main(): Promise<void> {
   }
   const cells: Cells = new Map();
   for (const f of o.frameworks) {
-    process.stderr.write(`${f}: ${VARIANTS.join(', ')}\n`);
+    process.stderr.write(`${f}: ${o.variants.join(', ')}\n`);
     await runFramework(f, o, cells);
   }
   const { md, failures } = report(cells, o);

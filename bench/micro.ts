@@ -6,6 +6,13 @@
  *   pnpm bench:micro                 full run (5 rounds, 1,000,000 decisions per cell)
  *   pnpm bench:micro --quick         smoke run (1 round, 200,000 decisions; still 1,000,000 keys for heap)
  *   options: --rounds N  --only id,id (contender ids, see --list)  --scenarios id,id  --list
+ *
+ *   pnpm bench:micro --observe [--base <checkout>]
+ *                                    the diagnostics channels' cost: ratekeeper's default decision with
+ *                                    nobody subscribed, a no-op subscriber, @ratekeeper/otel and
+ *                                    @ratekeeper/prometheus, and (with --base) the core of an older
+ *                                    checkout (7 rounds of K=10k allow and K=1 block90 by default;
+ *                                    --rounds, --scenarios, --quick, --only rk+otel,... as above)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -14,6 +21,8 @@ import { runChild } from './lib/child';
 import { markdownTable } from './lib/markdown';
 import { CONTENDERS } from './lib/micro/contenders';
 import { type Measurement, measure, type Scenario, WINDOW_MS } from './lib/micro/measure';
+import { observeContender } from './lib/micro/observe';
+import { OBSERVE_SCENARIOS, runObserve } from './lib/micro/observe-report';
 import { fmtFixed, fmtInt, fmtRate, median, spread } from './lib/stats';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -36,8 +45,10 @@ function argValue(args: readonly string[], name: string): string | undefined {
 }
 
 async function child(args: readonly string[]): Promise<void> {
-  const contender = args[1] as string;
+  const id = args[1] as string;
   const scenario = JSON.parse(args[2] as string) as Scenario;
+  // `--observe` configurations take the `--base` checkout as a 4th argument.
+  const contender = CONTENDERS.find((c) => c.id === id) ?? (await observeContender(id, args[3]));
   const m = await measure(contender, scenario);
   process.stdout.write(`${JSON.stringify(m)}\n`);
   // Peers leave unref'd or long timers behind (per-key timeouts, reset intervals).
@@ -52,10 +63,26 @@ async function parent(args: readonly string[]): Promise<void> {
     return;
   }
   const quick = args.includes('--quick');
-  const rounds = Number(argValue(args, '--rounds') ?? (quick ? 1 : 5));
   const decisions = quick ? 200_000 : 1_000_000;
   const only = argValue(args, '--only')?.split(',');
   const onlyScenarios = argValue(args, '--scenarios')?.split(',');
+  if (args.includes('--observe')) {
+    const wanted = onlyScenarios ?? OBSERVE_SCENARIOS;
+    await runObserve({
+      rounds: Number(argValue(args, '--rounds') ?? (quick ? 1 : 7)),
+      scenarios: wanted.map((id) => {
+        const s = scenarios(decisions, 1_000_000).find((x) => x.id === id);
+        if (!s) throw new Error(`--scenarios: unknown scenario ${id}`);
+        return s;
+      }),
+      base: argValue(args, '--base'),
+      only,
+      self: SELF,
+      resultsDir: fileURLToPath(new URL('./results/', import.meta.url)),
+    });
+    return;
+  }
+  const rounds = Number(argValue(args, '--rounds') ?? (quick ? 1 : 5));
   const contenders = CONTENDERS.filter((c) => !only || only.includes(c.id) || c.id === 'map-async');
   const scens = scenarios(decisions, 1_000_000).filter((s) => !onlyScenarios || onlyScenarios.includes(s.id));
   const started = new Date();

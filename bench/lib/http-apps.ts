@@ -1,6 +1,7 @@
-import type { Server } from 'node:http';
+import { type IncomingMessage, Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { serve } from '@hono/node-server';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { rateLimit as rkExpress } from '@ratekeeper/express';
 import { rateLimitPlugin as rkFastify } from '@ratekeeper/fastify';
 import { rateLimit as rkHono } from '@ratekeeper/hono';
@@ -19,11 +20,38 @@ export const FRAMEWORKS = ['express', 'fastify', 'koa', 'hono'] as const;
 /** One of {@link FRAMEWORKS}. */
 export type Framework = (typeof FRAMEWORKS)[number];
 
-/** What runs in front of the trivial `GET /` handler. */
-export type Variant = 'bare' | 'rk-allow' | 'rk-block' | 'inc-allow' | 'inc-block';
+/**
+ * What runs in front of the trivial `GET /` handler. The `rk-otel-*` and `*-traced-*` variants
+ * (`--observe`) are ratekeeper's with OpenTelemetry in the server process: `otel` calls
+ * `@ratekeeper/otel`'s `instrument()` on a real MeterProvider; `traced` registers a TracerProvider
+ * and runs every request inside its own server span, as an HTTP instrumentation would.
+ */
+export type Variant =
+  | 'bare'
+  | 'rk-allow'
+  | 'rk-block'
+  | 'inc-allow'
+  | 'inc-block'
+  | 'rk-otel-allow'
+  | 'rk-otel-block'
+  | 'rk-traced-allow'
+  | 'rk-otel-traced-allow';
 
-/** Every variant, in the order they alternate within a round. */
+/** Every variant of the default run, in the order they alternate within a round. */
 export const VARIANTS: readonly Variant[] = ['bare', 'rk-allow', 'inc-allow', 'rk-block', 'inc-block'];
+
+/** The variants of `--observe`: the default ones, each ratekeeper one next to its OpenTelemetry twin. */
+export const OBSERVE_VARIANTS: readonly Variant[] = [
+  'bare',
+  'rk-allow',
+  'rk-otel-allow',
+  'inc-allow',
+  'rk-block',
+  'rk-otel-block',
+  'inc-block',
+  'rk-traced-allow',
+  'rk-otel-traced-allow',
+];
 
 /** Limit of the "nothing blocked" variants: never reached by a benchmark run. */
 export const ALLOW_LIMIT = 1e9;
@@ -45,6 +73,77 @@ export const INCUMBENT: Readonly<Record<Framework, string>> = {
 };
 
 type Handler = (...args: never[]) => unknown;
+
+/** What a server's OpenTelemetry has recorded so far (`--observe` variants; empty for the others). */
+export interface Observed {
+  /** Sum of the `ratekeeper.decisions` counter. */
+  decisions?: number;
+  /** Request spans ended so far. */
+  spans?: number;
+  /** Of those, with a `ratekeeper.decision` event. */
+  annotated?: number;
+}
+
+/**
+ * Installs what `variant` needs of OpenTelemetry in this process, before the app is built:
+ * `otel`: a MeterProvider with a PeriodicExportingMetricReader (default 60 s interval) exporting to
+ * memory, and `instrument({ meterProvider })` (spans on); `traced`: an AsyncLocalStorage context
+ * manager, a TracerProvider with a BatchSpanProcessor whose exporter drops the spans, and a
+ * server span around every request (started where `@opentelemetry/instrumentation-http` starts
+ * it: `Server.prototype.emit('request')`). Returns a reader of what was recorded.
+ */
+export async function installObservability(variant: Variant): Promise<() => Promise<Observed>> {
+  const counters: { spans?: number; annotated?: number } = {};
+  let decisions: (() => Promise<number>) | undefined;
+  if (variant.includes('-traced-')) {
+    const [{ context, SpanKind, trace }, { AsyncLocalStorageContextManager }, { BatchSpanProcessor, TracerProvider }] = await Promise.all([
+      import('@opentelemetry/api'),
+      import('@opentelemetry/context-async-hooks'),
+      import('@opentelemetry/sdk-trace'),
+    ]);
+    counters.spans = 0;
+    counters.annotated = 0;
+    const exporter: SpanExporter = {
+      export(spans, done) {
+        counters.spans = (counters.spans ?? 0) + spans.length;
+        counters.annotated =
+          (counters.annotated ?? 0) + spans.filter((sp) => sp.events.some((e) => e.name === 'ratekeeper.decision')).length;
+        done({ code: 0 });
+      },
+      shutdown: () => Promise.resolve(),
+    };
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const provider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter })] });
+    trace.setGlobalTracerProvider(provider);
+    const tracer = provider.getTracer('bench-http-server');
+    const emit = Server.prototype.emit as (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
+    Server.prototype.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+      if (event !== 'request') return emit.call(this, event, ...args);
+      const [req, res] = args as [IncomingMessage, ServerResponse];
+      const span = tracer.startSpan(req.method ?? 'GET', {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': req.method ?? '', 'url.path': req.url ?? '' },
+      });
+      res.once('finish', () => {
+        span.setAttribute('http.response.status_code', res.statusCode);
+        span.end();
+      });
+      return context.with(trace.setSpan(context.active(), span), () => emit.call(this, event, ...args));
+    };
+  }
+  if (variant.startsWith('rk-otel-')) {
+    const [{ instrument, METRICS }, { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader }] =
+      await Promise.all([import('@ratekeeper/otel'), import('@opentelemetry/sdk-metrics')]);
+    const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE) });
+    instrument({ meterProvider: new MeterProvider({ readers: [reader] }) });
+    decisions = async () => {
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics.flatMap((sc) => sc.metrics).find((m) => m.descriptor.name === METRICS.decisions);
+      return (metric?.dataPoints ?? []).reduce((a, p) => a + (typeof p.value === 'number' ? p.value : 0), 0);
+    };
+  }
+  return async () => ({ ...counters, ...(decisions ? { decisions: await decisions() } : {}) });
+}
 
 /** Starts `variant` of `framework` on 127.0.0.1 (ephemeral port); resolves with the listening server. */
 export async function startApp(framework: Framework, variant: Variant): Promise<Server> {

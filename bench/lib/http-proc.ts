@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Framework, Variant } from './http-apps';
+import type { Framework, Observed, Variant } from './http-apps';
 
 const require = createRequire(import.meta.url);
 const SERVER = fileURLToPath(new URL('./http-server.ts', import.meta.url));
@@ -18,8 +18,8 @@ export function pinSelf(): void {
   execFileSync('taskset', ['-a', '-pc', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
 }
 
-/** A server child's CPU counter and monotonic time (µs), read together. */
-export interface CpuMark {
+/** A server child's CPU counter and monotonic time (µs), read together; `--observe` variants add what their OpenTelemetry recorded so far. */
+export interface CpuMark extends Observed {
   cpuUs: number;
   t: number;
 }

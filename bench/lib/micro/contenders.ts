@@ -29,6 +29,8 @@ export interface Contender {
   /** Largest `limit` it accepts; cells that need more are reported as n/a. */
   readonly maxLimit?: number;
   create(w: Workload): Instance;
+  /** Decisions a diagnostics-channel subscriber has recorded so far in this process (`--observe` configurations). */
+  recorded?(): Promise<number>;
 }
 
 // ── floor: a Map of {count, resetAt} fixed windows ─────────────────────────────

@@ -1,6 +1,7 @@
+import { channel } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ipKeys } from '../keys';
-import { CONTENDERS, type Contender, type Instance } from './contenders';
+import type { Contender, Instance } from './contenders';
 
 /** One cell of the table: a key count and a traffic shape. */
 export interface Scenario {
@@ -25,6 +26,10 @@ export interface Measurement {
   readonly nsPerDecision?: number;
   readonly blockedShare?: number;
   readonly heapBytesPerKey?: number;
+  /** Decisions the contender's channel subscriber recorded during the timed run (`--observe` configurations that subscribe). */
+  readonly recorded?: number;
+  /** Whether anything subscribed to `ratekeeper:decision` during the timed run. */
+  readonly subscribed?: boolean;
 }
 
 /** Same window for everyone; short enough that limit × window (1e9 × 4 min) stays within ratekeeper's exact-integer range (2^48). */
@@ -51,9 +56,7 @@ const retained: unknown[] = [];
  * Child side: one warm-up run on a throwaway instance, then one timed run on a fresh instance
  * (fresh state, so block90 blocks the same share and K=1M inserts every key).
  */
-export async function measure(contenderId: string, s: Scenario): Promise<Measurement> {
-  const c: Contender | undefined = CONTENDERS.find((x) => x.id === contenderId);
-  if (!c) throw new Error(`unknown contender ${contenderId}`);
+export async function measure(c: Contender, s: Scenario): Promise<Measurement> {
   // A capped contender (sliding-log) can still serve an allow cell when each key sees no more hits than its cap.
   const capped = s.mode === 'allow' && c.maxLimit !== undefined && s.decisions / s.keys <= c.maxLimit;
   const limit = capped ? (c.maxLimit as number) : limitFor(s);
@@ -75,12 +78,14 @@ export async function measure(contenderId: string, s: Scenario): Promise<Measure
     if (left < 8_000) await sleep(left + 50);
   }
 
+  const recordedBefore = await c.recorded?.();
   gcFull();
   const before = process.memoryUsage().heapUsed;
   const inst = c.create(workload);
   const t0 = process.hrtime.bigint();
   const blocked = await inst.run(keys, s.decisions);
   const t1 = process.hrtime.bigint();
+  const recordedAfter = await c.recorded?.();
   let heapBytesPerKey: number | undefined;
   if (s.heap) {
     retained.push(inst);
@@ -93,5 +98,7 @@ export async function measure(contenderId: string, s: Scenario): Promise<Measure
     nsPerDecision: Number(t1 - t0) / s.decisions,
     blockedShare: blocked / s.decisions,
     ...(heapBytesPerKey === undefined ? {} : { heapBytesPerKey }),
+    ...(recordedBefore === undefined || recordedAfter === undefined ? {} : { recorded: recordedAfter - recordedBefore }),
+    subscribed: channel('ratekeeper:decision').hasSubscribers,
   };
 }
