@@ -1,8 +1,10 @@
 import { type Acquired, type AcquireOptions, acquire } from '../acquire/acquire';
+import type { ConcurrencyLimiter } from '../concurrency/concurrency-limiter';
 import { bindingOf, combineDecisions, type Decision, reviseDecision } from '../decision';
 import { ConfigError } from '../errors/config-error';
 import type { ConsumeOptions, Limiter, RefundOptions } from '../limiter';
 import type { ResolvedRule } from '../rules';
+import { createGated, type GatedLimiter, isConcurrencyLimiter } from './gated';
 
 /** A decision of {@link allOf} / {@link anyOf}: the binding member's numbers, plus what each member said. */
 export interface CompositeDecision extends Decision {
@@ -42,8 +44,30 @@ export interface CompositeLimiter extends Limiter {
  * const api = allOf(createLimiter({ limit: 10, window: '1s' }), createLimiter({ limit: 5000, window: '1h', store }));
  * await api.acquire('github');
  */
-export function allOf(...limiters: Limiter[]): CompositeLimiter {
-  return new Composite('allOf', limiters);
+export function allOf(...limiters: Limiter[]): CompositeLimiter;
+/**
+ * With concurrency limiters among the members: a call takes a slot of each (in order), then its turn of
+ * the rate members, and holds the slots until `release()` — Bottleneck's `maxConcurrent` + `minTime`.
+ * @example
+ * const gateway = allOf(createLimiter({ limit: 5, window: '1s' }), createConcurrencyLimiter({ max: 2 }));
+ * const answer = await gateway.run(tenant, () => callModel(prompt));
+ */
+export function allOf(...members: (Limiter | ConcurrencyLimiter)[]): GatedLimiter;
+export function allOf(...members: (Limiter | ConcurrencyLimiter)[]): CompositeLimiter | GatedLimiter {
+  if (!members.some(isConcurrencyLimiter)) return new Composite('allOf', members as Limiter[]);
+  members.forEach((m, i) => {
+    if (!isConcurrencyLimiter(m) && !isLimiter(m))
+      throw new ConfigError(`allOf(...limiters)[${i}]`, 'a limiter (createLimiter, allOf, anyOf or createConcurrencyLimiter)', m);
+  });
+  const rates = members.filter((m): m is Limiter => !isConcurrencyLimiter(m));
+  const slots = members.filter(isConcurrencyLimiter);
+  if (rates.length === 0)
+    throw new ConfigError(
+      'allOf(...limiters)',
+      'at least one rate limiter beside the concurrency limiters (or use the concurrency limiter alone)',
+      'none',
+    );
+  return createGated(rates.length === 1 ? (rates[0] as Limiter) : new Composite('allOf', rates), slots);
 }
 
 /**
@@ -65,8 +89,7 @@ class Composite implements CompositeLimiter {
   constructor(mode: 'allOf' | 'anyOf', limiters: Limiter[]) {
     if (limiters.length === 0) throw new ConfigError(`${mode}(...limiters)`, 'at least one limiter', 'none');
     limiters.forEach((l, i) => {
-      if (typeof l !== 'object' || l === null || typeof l.consume !== 'function' || typeof l.refund !== 'function')
-        throw new ConfigError(`${mode}(...limiters)[${i}]`, 'a limiter (createLimiter, allOf or anyOf)', l);
+      if (!isLimiter(l)) throw new ConfigError(`${mode}(...limiters)[${i}]`, 'a limiter (createLimiter, allOf or anyOf)', l);
     });
     this.#mode = mode;
     this.limiters = Object.freeze([...limiters]);
@@ -156,6 +179,10 @@ class Composite implements CompositeLimiter {
     const rules = asked.flatMap((d) => d.rules);
     return reviseDecision(combineDecisions(allowed, bind, rules), { members });
   }
+}
+
+function isLimiter(l: unknown): l is Limiter {
+  return typeof l === 'object' && l !== null && typeof (l as Limiter).consume === 'function' && typeof (l as Limiter).refund === 'function';
 }
 
 function anyBinding(asked: readonly Decision[], allowed: boolean): Decision {

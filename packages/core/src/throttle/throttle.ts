@@ -1,8 +1,10 @@
 import { type Acquired, resolveAcquireOptions } from '../acquire/acquire';
 import { type ConcurrencyLimiter, createConcurrencyLimiter } from '../concurrency/concurrency-limiter';
+import type { Lease } from '../concurrency/lease';
 import type { Decision } from '../decision';
 import { ConfigError, describe } from '../errors/config-error';
 import { createLimiter, type Limiter, type LimiterOptions } from '../limiter';
+import { type GatedLimiter, isConcurrencyLimiter } from './gated';
 
 /** How a throttled call waits, keys and refunds; shared by {@link throttle} and `@rateLimited`. */
 export interface ThrottleCallOptions<This, Args extends unknown[], R> {
@@ -41,8 +43,11 @@ export interface ThrottleCallOptions<This, Args extends unknown[], R> {
   concurrency?: number | ConcurrencyLimiter;
 }
 
-/** Where a throttled function takes its quota: an existing limiter, or options to create one. */
-export type LimiterSource = { limiter: Limiter } | LimiterOptions;
+/**
+ * Where a throttled function takes its quota: an existing limiter (also `allOf(rate, concurrency)`,
+ * whose slots then bound the calls), or options to create one.
+ */
+export type LimiterSource = { limiter: Limiter | GatedLimiter } | LimiterOptions;
 
 /** Options of {@link throttle}: call options plus `limiter`, or limiter options such as `limit` and `window`. */
 export type ThrottleOptions<This, Args extends unknown[], R> = ThrottleCallOptions<This, Args, R> & LimiterSource;
@@ -87,8 +92,11 @@ export function createCaller<This, Args extends unknown[], R>(
     if (k !== 'limiter' && !(CALL_KEYS as readonly string[]).includes(k)) rest[k] = v;
   }
   let limiter: Limiter;
+  let gate: GatedLimiter | undefined;
   if (o.limiter !== undefined) {
-    const l = o.limiter as Limiter;
+    // allOf(rate, concurrency): its rate part paces the calls and its slots bound them.
+    if (isGated(o.limiter)) gate = o.limiter;
+    const l = (gate ? gate.limiter : o.limiter) as Limiter;
     if (typeof l !== 'object' || l === null || typeof l.acquire !== 'function')
       throw new ConfigError('limiter', 'a limiter (createLimiter, allOf or anyOf)', l);
     const stray = Object.keys(rest)[0];
@@ -98,7 +106,9 @@ export function createCaller<This, Args extends unknown[], R>(
     limiter = createLimiter(rest as LimiterOptions);
   }
   const { key = defaultKey, cost = 1, wait, maxWaitMs, maxQueue, signal, onWait, refundIf } = options;
-  const slots = resolveConcurrency(options.concurrency);
+  if (gate && options.concurrency !== undefined)
+    throw new ConfigError('concurrency', 'undefined when `limiter` already has concurrency limiters (allOf)', options.concurrency);
+  const slots = gate ? gate.concurrency : resolveConcurrency(options.concurrency);
   if (typeof key !== 'string' && typeof key !== 'function') throw new ConfigError('key', 'a string or a function', key);
   if (typeof cost !== 'function') resolveAcquireOptions({ cost });
   if (wait !== undefined && typeof wait !== 'boolean') throw new ConfigError('wait', 'a boolean', wait);
@@ -138,26 +148,33 @@ export function createCaller<This, Args extends unknown[], R>(
       const k = typeof key === 'function' ? key.apply(self, args) : key;
       if (typeof k !== 'string') throw new ConfigError('key', 'a function returning a string', `it returned ${describe(k)}`);
       const c = typeof cost === 'function' ? cost.apply(self, args) : cost;
-      if (slots === undefined) return run(self, fn, args, k, c);
-      // The slot first, then the rate's turn: the rate paces starts, the slot bounds what runs at once.
-      const lease = await slots.acquire(k, {
-        ...(acquireBase.signal ? { signal: acquireBase.signal } : {}),
-        ...(Number.isFinite(acquireBase.maxWaitMs) ? { maxWaitMs: acquireBase.maxWaitMs } : {}),
-      });
+      if (slots.length === 0) return run(self, fn, args, k, c);
+      // The slots first, then the rate's turn: the rate paces starts, the slots bound what runs at once.
+      const leases: Lease[] = [];
       try {
+        for (const s of slots)
+          leases.push(
+            await s.acquire(k, {
+              ...(acquireBase.signal ? { signal: acquireBase.signal } : {}),
+              ...(Number.isFinite(acquireBase.maxWaitMs) ? { maxWaitMs: acquireBase.maxWaitMs } : {}),
+            }),
+          );
         return await run(self, fn, args, k, c);
       } finally {
-        await lease.release();
+        await Promise.all(leases.map((l) => l.release()));
       }
     },
   };
 }
 
-function resolveConcurrency(value: unknown): ConcurrencyLimiter | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'number') return createConcurrencyLimiter({ max: value });
-  if (typeof value === 'object' && value !== null && typeof (value as ConcurrencyLimiter).acquire === 'function' && 'leaseMs' in value)
-    return value as ConcurrencyLimiter;
+function isGated(value: unknown): value is GatedLimiter {
+  return typeof value === 'object' && value !== null && 'concurrency' in value && Array.isArray((value as GatedLimiter).concurrency);
+}
+
+function resolveConcurrency(value: unknown): readonly ConcurrencyLimiter[] {
+  if (value === undefined) return [];
+  if (typeof value === 'number') return [createConcurrencyLimiter({ max: value })];
+  if (isConcurrencyLimiter(value)) return [value];
   throw new ConfigError('concurrency', 'a positive integer or a concurrency limiter (createConcurrencyLimiter)', value);
 }
 

@@ -1,0 +1,106 @@
+import type { Acquired, AcquireOptions } from '../acquire/acquire';
+import type { ConcurrencyLimiter } from '../concurrency/concurrency-limiter';
+import type { Lease } from '../concurrency/lease';
+import { reviseDecision } from '../decision';
+import { ConfigError } from '../errors/config-error';
+import type { Limiter } from '../limiter';
+
+/** A granted acquisition of {@link GatedLimiter}: the rate's decision and the held concurrency slots. */
+export type GatedAcquired = Acquired & {
+  /** Frees every slot this acquisition holds (the first call; later calls do nothing). The rate's units stay spent. */
+  release(): Promise<void>;
+  /** Renews every slot's lease; false when any had already expired. */
+  extend(): Promise<boolean>;
+};
+
+/**
+ * `allOf(rateLimiter, concurrencyLimiter)`: a call waits for a slot of every concurrency limiter, then
+ * for its turn of the rate, and holds the slots until it releases them — Bottleneck's `maxConcurrent`
+ * plus `minTime`/`reservoir` in one object.
+ */
+export interface GatedLimiter {
+  /** The rate part: the one rate limiter given, or `allOf` of them. */
+  readonly limiter: Limiter;
+  /** The concurrency limiters, in the order their slots are taken. */
+  readonly concurrency: readonly ConcurrencyLimiter[];
+  /**
+   * Takes the slots (in member order), then the rate's turn. `maxWaitMs` bounds the whole wait and
+   * `signal` aborts either step; when the rate step fails, the slots are freed before the rejection.
+   * @example
+   * const call = await gateway.acquire(tenant);
+   * try { await callModel(); } finally { await call.release(); }
+   */
+  acquire(key: string, options?: AcquireOptions): Promise<GatedAcquired>;
+  /**
+   * Acquires, runs `fn`, and releases the slots when it settles (also when it throws).
+   * @example const answer = await gateway.run(tenant, () => callModel(prompt));
+   */
+  run<R>(key: string, fn: () => R | PromiseLike<R>, options?: AcquireOptions): Promise<Awaited<R>>;
+}
+
+/** @internal True for what `createConcurrencyLimiter` returns (it has leases, not decisions). */
+export function isConcurrencyLimiter(value: unknown): value is ConcurrencyLimiter {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'leaseMs' in value &&
+    typeof (value as ConcurrencyLimiter).acquire === 'function' &&
+    typeof (value as ConcurrencyLimiter).tryAcquire === 'function'
+  );
+}
+
+/** @internal Built by `allOf` when a member is a concurrency limiter. */
+export function createGated(limiter: Limiter, concurrency: readonly ConcurrencyLimiter[]): GatedLimiter {
+  return new Gated(limiter, concurrency);
+}
+
+class Gated implements GatedLimiter {
+  readonly limiter: Limiter;
+  readonly concurrency: readonly ConcurrencyLimiter[];
+
+  constructor(limiter: Limiter, concurrency: readonly ConcurrencyLimiter[]) {
+    this.limiter = limiter;
+    this.concurrency = Object.freeze([...concurrency]);
+  }
+
+  async acquire(key: string, options?: AcquireOptions): Promise<GatedAcquired> {
+    const maxWaitMs = options?.maxWaitMs;
+    if (maxWaitMs !== undefined && !(typeof maxWaitMs === 'number' && maxWaitMs >= 0))
+      throw new ConfigError('maxWaitMs', 'a number >= 0', maxWaitMs);
+    const start = this.limiter.now();
+    const left = () => (maxWaitMs === undefined ? undefined : Math.max(0, maxWaitMs - (this.limiter.now() - start)));
+    const signal = options?.signal;
+    const leases: Lease[] = [];
+    try {
+      // Slots first: the rate paces starts, the slots bound what runs at once; taking the rate first
+      // would spend quota on calls that then sit waiting for a slot.
+      for (const c of this.concurrency) {
+        const wait = left();
+        leases.push(await c.acquire(key, { ...(signal ? { signal } : {}), ...(wait === undefined ? {} : { maxWaitMs: wait }) }));
+      }
+      const wait = left();
+      const acquired = await this.limiter.acquire(key, { ...options, ...(wait === undefined ? {} : { maxWaitMs: wait }) });
+      let released: Promise<void> | undefined;
+      return reviseDecision(acquired, {
+        refund: () => acquired.refund(),
+        release: () => {
+          released ??= Promise.all(leases.map((l) => l.release())).then(() => undefined);
+          return released;
+        },
+        extend: () => Promise.all(leases.map((l) => l.extend())).then((r) => r.every(Boolean)),
+      });
+    } catch (error) {
+      await Promise.all(leases.map((l) => l.release()));
+      throw error;
+    }
+  }
+
+  async run<R>(key: string, fn: () => R | PromiseLike<R>, options?: AcquireOptions): Promise<Awaited<R>> {
+    const call = await this.acquire(key, options);
+    try {
+      return await fn();
+    } finally {
+      await call.release();
+    }
+  }
+}
