@@ -8,7 +8,8 @@
 // Contenders alternate across rounds; medians (and per-round values) are reported. Besides
 // throughput (noisy on shared machines) it reports per-decision Redis commands (INFO commandstats,
 // Lua-internal included), Redis CPU, client CPU and bytes: the steadier figures.
-// Run: pnpm bench:redis [--rounds 3] [--decisions 200000] [--quick] [--only id,id] [--no-pin] [--list]
+// Then the concurrency slots benchmark (bench/redis-slots.ts: acquire+release vs Bottleneck's Redis mode).
+// Run: pnpm bench:redis [--rounds 3] [--decisions 200000] [--quick] [--only id,id|slots] [--no-pin] [--no-slots] [--list]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -25,6 +26,7 @@ import { ipKeys } from './lib/keys';
 import { markdownTable } from './lib/markdown';
 import { type CounterDelta, delta, pin, redisBenchmark, serverCounters } from './lib/redis-stats';
 import { fmtFixed, fmtInt, median, spread } from './lib/stats';
+import { slotsBench } from './redis-slots';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -318,6 +320,12 @@ async function main(): Promise<void> {
     await server.stop();
   }
   report(chosen, samples, cbench, pinnedRedis, (Date.now() - started) / 1000);
+  if (!flag('no-slots') && (!only || only.includes('slots'))) {
+    const text = await slotsBench({ rounds: ROUNDS, pairs: QUICK ? 5_000 : 20_000 });
+    console.log(`\n${text}`);
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    writeFileSync(`${dir}redis-slots-${new Date().toISOString().replace(/[:.]/g, '-')}.md`, `${text}\n`);
+  }
 }
 
 function report(
