@@ -1,3 +1,4 @@
+import { anchoredWindow } from './anchored-window';
 import { fixedWindow } from './fixed-window';
 import { gcra } from './gcra';
 import { slidingLog } from './sliding-log';
@@ -18,7 +19,7 @@ import type { AlgorithmDescriptor, AlgorithmImpl, BaseState } from './types';
  *    `test/algorithms/<name>.test.ts` with its hand-checked tables. The store contract, Redis parity,
  *    model property and registry tests pick it up from this list.
  */
-export const ALGORITHM_REGISTRY = [fixedWindow, slidingWindow, slidingLog, tokenBucket, gcra] as const;
+export const ALGORITHM_REGISTRY = [fixedWindow, slidingWindow, slidingLog, tokenBucket, gcra, anchoredWindow] as const;
 
 /** The rate-limiting algorithms. See each file in `algorithms/` for its trade-offs. */
 export type Algorithm = (typeof ALGORITHM_REGISTRY)[number]['name'];

@@ -42,6 +42,35 @@ export function fixedWindowModel(rule: ResolvedRule): Model {
   };
 }
 
+/**
+ * Anchored window: the start of the key's current window (its first charge) and its count; a
+ * window lasts while `t < start + W`.
+ */
+export function anchoredWindowModel(rule: ResolvedRule): Model {
+  const W = rule.windowMs;
+  const L = rule.limit;
+  let start: number | undefined;
+  let count = 0;
+  const live = (t: number) => start !== undefined && t < start + W;
+  return {
+    probe(t, cost) {
+      const n = live(t) ? count : 0;
+      const resetMs = live(t) ? (start as number) + W - t : W;
+      return n + cost <= L ? { allowed: true, remaining: L - n - cost, resetMs } : { allowed: false, remaining: L - n, resetMs };
+    },
+    commit(t, cost) {
+      if (!live(t)) {
+        start = t;
+        count = 0;
+      }
+      count += cost;
+    },
+    refund(t, cost, chargedAt) {
+      if (live(t) && chargedAt >= (start as number)) count = Math.max(0, count - cost);
+    },
+  };
+}
+
 /** Sliding window: window index → count; `used = prev × (W − elapsed) / W + cur`, exact. */
 export function slidingWindowModel(rule: ResolvedRule): Model {
   const W = rule.windowMs;
@@ -143,6 +172,7 @@ export const MODELS: Record<Algorithm, (rule: ResolvedRule) => Model> = {
   'sliding-log': slidingLogModel,
   'token-bucket': bucketModel,
   gcra: bucketModel,
+  'anchored-window': anchoredWindowModel,
 };
 
 /** The full outcome of a consume (or peek, `cost` 1) according to the model; commits when allowed. */

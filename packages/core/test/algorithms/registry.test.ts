@@ -69,6 +69,7 @@ describe('algorithm registry', () => {
     [{ limit: 5, window: '1h', algorithm: 'gcra', burst: 1 }, 'gcra-5-3600000-b1', 1],
     [{ limit: 1, window: 1, algorithm: 'gcra', burst: 3 }, 'gcra-1-1-b3', 3],
     [{ limit: 100, window: '1m', algorithm: 'gcra', name: 'api' }, 'api', 100],
+    [{ limit: 5, window: '1m', algorithm: 'anchored-window' }, 'aw-5-60000', 5],
   ])('%j has the id %s and capacity %i, as before the registry', (rule, id, capacity) => {
     const resolved = resolveRule(rule);
     expect(resolved.id).toBe(id);
@@ -80,7 +81,7 @@ describe('algorithm registry', () => {
       "Expected `rule.burst` to be undefined unless `algorithm` is 'token-bucket' or 'gcra', got 5",
     );
     expect(() => resolveRule({ limit: 5, window: 1000, algorithm: 'x' as Algorithm })).toThrow(
-      "Expected `rule.algorithm` to be one of 'fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra', got \"x\"",
+      "Expected `rule.algorithm` to be one of 'fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra', 'anchored-window', got \"x\"",
     );
   });
 });

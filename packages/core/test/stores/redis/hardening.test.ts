@@ -73,6 +73,7 @@ const TYPE: Record<Algorithm, string> = {
   'sliding-log': 'list',
   'token-bucket': 'string',
   gcra: 'string',
+  'anchored-window': 'string',
 };
 
 interface Corruption {
@@ -97,6 +98,8 @@ const CORRUPTIONS: readonly Corruption[] = [
   { algorithm: 'token-bucket', what: 'a hash where a string is expected', plant: hash },
   { algorithm: 'gcra', what: 'a list where a string is expected', plant: list },
   { algorithm: 'gcra', what: 'a hash where a string is expected', plant: hash },
+  { algorithm: 'anchored-window', what: 'a list where a string is expected', plant: list },
+  { algorithm: 'anchored-window', what: 'a hash where a string is expected', plant: hash },
   // Right type, not a number.
   {
     algorithm: 'fixed-window',
@@ -111,6 +114,7 @@ const CORRUPTIONS: readonly Corruption[] = [
   { algorithm: 'sliding-log', what: 'a list entry "x"', plant: (key) => admin.rpush(key, 'x') },
   { algorithm: 'token-bucket', what: 'the string "garbage"', plant: (key) => admin.set(key, 'garbage') },
   { algorithm: 'gcra', what: 'the string "garbage"', plant: (key) => admin.set(key, 'garbage') },
+  { algorithm: 'anchored-window', what: 'the string "garbage"', plant: (key) => admin.set(key, 'garbage') },
 ];
 
 function expectOneRepairReport(errors: StoreError[]): void {

@@ -1,5 +1,6 @@
 import { ALGORITHM_DESCRIPTORS, type Algorithm } from '../../../algorithms/index';
 import type { ResolvedRule } from '../../../rules';
+import { ANCHORED_WINDOW_LUA } from './anchored-window';
 import { FIXED_WINDOW_LUA } from './fixed-window';
 import { GCRA_LUA } from './gcra';
 import { SLIDING_LOG_LUA } from './sliding-log';
@@ -40,6 +41,7 @@ export const TWINS = {
   'sliding-log': { lua: SLIDING_LOG_LUA, undo: false },
   'token-bucket': { lua: TOKEN_BUCKET_LUA, undo: false },
   gcra: { lua: GCRA_LUA, undo: false },
+  'anchored-window': { lua: ANCHORED_WINDOW_LUA, undo: false },
 } as const satisfies Record<Algorithm, LuaTwin>;
 
 /**
