@@ -154,6 +154,40 @@ describe("ratekeeper's RedisStore as store", () => {
     await supertest(appWith(two)).get('/').expect(200);
   });
 
+  it('counts each client in a window from its first hit, as the default MemoryStore does (reset headers, Retry-After)', async () => {
+    // Only Date is faked (ioredis keeps its timers); the store takes the middleware's clock.
+    jest.useFakeTimers({
+      doNotFake: [
+        'nextTick',
+        'setImmediate',
+        'setTimeout',
+        'setInterval',
+        'clearTimeout',
+        'clearInterval',
+        'queueMicrotask',
+        'hrtime',
+        'performance',
+      ],
+    });
+    try {
+      const t0 = Math.floor(Date.UTC(2030, 0, 1) / 60_000) * 60_000;
+      jest.setSystemTime(t0 + 20_000);
+      const store = new RedisStore({ client: redis, prefix: uniquePrefix('rk-anchored'), clock: 'client' });
+      redisStores.push(store);
+      const agent = supertest(appWith(rateLimit({ limit: 2, store, standardHeaders: 'draft-6', keyGenerator: () => 'k' })));
+      expect((await agent.get('/').expect(200)).headers['ratelimit-reset']).toBe('60');
+      jest.setSystemTime(t0 + 35_000);
+      const second = await agent.get('/').expect(200);
+      expect(second.headers['ratelimit-reset']).toBe('45');
+      expect(second.headers['x-ratelimit-reset']).toBe(`${(t0 + 80_000) / 1000}`);
+      expect((await agent.get('/').expect(429)).headers['retry-after']).toBe('45');
+      jest.setSystemTime(t0 + 80_000);
+      expect((await agent.get('/').expect(200)).headers['ratelimit-reset']).toBe('60');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('a per-request limit shares one counter whatever the function returns', async () => {
     const store = redisStore('rk-dynamic');
     const limiter = rateLimit({ limit: (req) => (req.query.pro ? 3 : 1), store, keyGenerator: () => 'k' });

@@ -11,14 +11,17 @@ afterEach(() => {
 });
 
 describe('MemoryStore (the default): ratekeeper memory store, with the original methods', () => {
-  it('counts hits per key in fixed windows; decrement never goes below zero; resetKey and resetAll forget', async () => {
+  it('counts hits per key in a window from its first hit; decrement never goes below zero; resetKey and resetAll forget', async () => {
     jest.useFakeTimers({ now: windowStart(60_000, 10_000) });
     const store = new MemoryStore();
     store.init({ windowMs: 60_000 });
-    expect(await store.increment('a')).toEqual({ totalHits: 1, resetTime: new Date(windowStart(60_000, 60_000)) });
+    expect(await store.increment('a')).toEqual({ totalHits: 1, resetTime: new Date(windowStart(60_000, 70_000)) });
+    jest.setSystemTime(windowStart(60_000, 40_000));
     expect((await store.increment('a')).totalHits).toBe(2);
+    // Another key's window starts at its own first hit.
+    expect(await store.increment('c')).toEqual({ totalHits: 1, resetTime: new Date(windowStart(60_000, 100_000)) });
     await store.decrement('a');
-    expect(await store.get('a')).toEqual({ totalHits: 1, resetTime: new Date(windowStart(60_000, 60_000)) });
+    expect(await store.get('a')).toEqual({ totalHits: 1, resetTime: new Date(windowStart(60_000, 70_000)) });
     await store.decrement('a');
     await store.decrement('a');
     expect((await store.increment('a')).totalHits).toBe(1);
@@ -32,11 +35,13 @@ describe('MemoryStore (the default): ratekeeper memory store, with the original 
   });
 
   it('counts beyond any limit (limits are the middleware’s) and starts over in the next window', async () => {
-    jest.useFakeTimers({ now: windowStart(100) });
+    jest.useFakeTimers({ now: windowStart(100, 30) });
     const store = new MemoryStore();
     store.init({ windowMs: 100 });
     for (let i = 1; i <= 12; i++) expect((await store.increment('k')).totalHits).toBe(i);
-    jest.advanceTimersByTime(100);
+    jest.advanceTimersByTime(99);
+    expect((await store.increment('k')).totalHits).toBe(13);
+    jest.advanceTimersByTime(1);
     expect((await store.increment('k')).totalHits).toBe(1);
   });
 
@@ -260,13 +265,13 @@ describe('a ratekeeper store', () => {
     await agent.get('/').expect(200);
   });
 
-  it('with a fixed limit, keeps its counts where a native fixed-window rule of the same limit and window reads them', async () => {
+  it('with a fixed limit, keeps its counts where a native anchored-window rule of the same limit and window reads them', async () => {
     jest.useFakeTimers({ now: windowStart(60_000) });
     const store = new RatekeeperMemoryStore();
     await supertest(appWith(rateLimit({ limit: 3, store, keyGenerator: () => 'k' })))
       .get('/')
       .expect(200);
-    const native = nativeRateLimit({ limit: 3, window: '1m', algorithm: 'fixed-window', store, key: () => 'k', now: Date.now });
+    const native = nativeRateLimit({ limit: 3, window: '1m', algorithm: 'anchored-window', store, key: () => 'k', now: Date.now });
     const res = await supertest(appWith(native)).get('/').expect(200);
     expect(res.headers['x-ratelimit-remaining']).toBe('1');
   });

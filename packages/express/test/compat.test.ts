@@ -233,12 +233,14 @@ describe('req.rateLimit', () => {
       next();
     });
     await supertest(app).get('/').expect(200);
+    jest.setSystemTime(windowStart(60_000, 25_000));
     await supertest(app).get('/').expect(200);
     expect(captured).toEqual({
       limit: 3,
       used: 2,
       remaining: 1,
-      resetTime: new Date(windowStart(60_000, 60_000)),
+      // The client's window started at its first hit.
+      resetTime: new Date(windowStart(60_000, 75_000)),
       // supertest connects over IPv4: Express reports `::ffff:127.0.0.1`, the key is the IPv4 address.
       key: '127.0.0.1',
     });
@@ -266,9 +268,10 @@ describe('req.rateLimit', () => {
 });
 
 describe('headers', () => {
-  // Windows are aligned to multiples of windowMs since the epoch: 20 s into a minute, 40 s are left.
+  // Each client's window starts at its first hit (as the original's MemoryStore counts), wherever
+  // that falls in the minute: a first hit 20 s into a minute resets 60 s later.
   const at20s = () => jest.useFakeTimers({ now: windowStart(60_000, 20_000) });
-  const endOfMinute = () => Math.ceil(windowStart(60_000, 60_000) / 1000);
+  const aMinuteAfterIt = () => Math.ceil(windowStart(60_000, 80_000) / 1000);
 
   it('legacyHeaders: X-RateLimit-Limit, -Remaining, -Reset (epoch seconds of the reset) and Date', async () => {
     at20s();
@@ -277,7 +280,7 @@ describe('headers', () => {
       .expect(200);
     expect(res.headers['x-ratelimit-limit']).toBe('5');
     expect(res.headers['x-ratelimit-remaining']).toBe('4');
-    expect(res.headers['x-ratelimit-reset']).toBe(`${endOfMinute()}`);
+    expect(res.headers['x-ratelimit-reset']).toBe(`${aMinuteAfterIt()}`);
     expect(new Date(res.headers.date as string).getTime()).toBe(windowStart(60_000, 20_000));
   });
 
@@ -300,7 +303,7 @@ describe('headers', () => {
         'ratelimit-policy': '5;w=60',
         'ratelimit-limit': '5',
         'ratelimit-remaining': '4',
-        'ratelimit-reset': '40',
+        'ratelimit-reset': '60',
       });
       expect(res.headers['x-ratelimit-limit']).toBeUndefined();
     }
@@ -312,7 +315,7 @@ describe('headers', () => {
       .get('/')
       .expect(200);
     expect(res.headers['ratelimit-policy']).toBe('5;w=60');
-    expect(res.headers.ratelimit).toBe('limit=5, remaining=4, reset=40');
+    expect(res.headers.ratelimit).toBe('limit=5, remaining=4, reset=60');
     expect(res.headers['x-ratelimit-limit']).toBe('5');
   });
 
@@ -321,7 +324,7 @@ describe('headers', () => {
     const limiter = rateLimit({ windowMs: 2 * 3_600_000, standardHeaders: 'draft-8', keyGenerator: () => 'foo' });
     const res = await supertest(appWith(limiter)).get('/').expect(200);
     expect(res.headers['ratelimit-policy']).toBe('"5-in-2hrs"; q=5; w=7200; pk=:MmMyNmI0NmI2OGZm:');
-    expect(res.headers.ratelimit).toBe('"5-in-2hrs"; r=4; t=3600');
+    expect(res.headers.ratelimit).toBe('"5-in-2hrs"; r=4; t=7200');
     const named = await supertest(
       appWith(rateLimit({ identifier: async () => 'api', standardHeaders: 'draft-8', keyGenerator: () => 'foo' })),
     )
@@ -364,8 +367,10 @@ describe('headers', () => {
     const agent = supertest(appWith(rateLimit({ limit: 1 })));
     const ok = await agent.get('/').expect(200);
     expect(ok.headers['retry-after']).toBeUndefined();
+    // 15 s after the first hit, 45 s of its window are left.
+    jest.setSystemTime(windowStart(60_000, 35_000));
     const limited = await agent.get('/').expect(429);
-    expect(limited.headers['retry-after']).toBe('40');
+    expect(limited.headers['retry-after']).toBe('45');
     expect(limited.headers['x-ratelimit-remaining']).toBe('0');
     const none = supertest(appWith(rateLimit({ limit: 1, legacyHeaders: false, standardHeaders: false })));
     await none.get('/').expect(200);
@@ -537,7 +542,8 @@ describe.each([
     jest.useFakeTimers({ now: windowStart(60_000, 30_000) });
     const agent = supertest(factory()(rateLimit({ limit: 1, standardHeaders: 'draft-8', keyGenerator: () => 'foo' })));
     const ok = await agent.get('/').expect(200);
-    expect(ok.headers.ratelimit).toBe('"1-in-1min"; r=0; t=30');
+    expect(ok.headers.ratelimit).toBe('"1-in-1min"; r=0; t=60');
+    jest.setSystemTime(windowStart(60_000, 60_000));
     const limited = await agent.get('/').expect(429, 'Too many requests, please try again later.');
     expect(limited.headers['retry-after']).toBe('30');
     expect(limited.headers['x-ratelimit-remaining']).toBe('0');

@@ -5,7 +5,7 @@ import type { ClientRateLimitInfo } from './types';
 /**
  * express-rate-limit's store operations (`increment`, `decrement`, `get`, `resetKey`, `resetAll`)
  * over the counters a compat middleware keeps in a ratekeeper store: a limiter with the same
- * fixed-window rule id, prefix and window, whose limit is the counter's cap, so it reads and moves
+ * anchored-window rule id, prefix and window, whose limit is the counter's cap, so it reads and moves
  * the same counts. The `MemoryStore` export is this over ratekeeper's MemoryStore; a middleware on
  * a ratekeeper store (`RedisStore`) uses it for `getKey` and `resetKey`.
  */
@@ -16,7 +16,7 @@ export class CounterView {
   constructor(store: RatekeeperStore, id: string, window: number) {
     this.#cap = counterCap(window);
     this.#limiter = createLimiter({
-      rules: [{ algorithm: 'fixed-window', limit: this.#cap, window, name: id }],
+      rules: [{ algorithm: 'anchored-window', limit: this.#cap, window, name: id }],
       store,
       // The original's clock: `resetTime` is a `Date`, and test clocks that fake `Date` move it.
       now: Date.now,

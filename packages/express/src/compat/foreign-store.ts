@@ -3,7 +3,7 @@ import type { ClientRateLimitInfo, LegacyStore, Store } from './types';
 
 /**
  * An express-rate-limit store (rate-limit-redis, rate-limit-memcached, a legacy `incr` store...)
- * as a ratekeeper `Store`, so the native pipeline drives it: one fixed-window rule, whose limit is
+ * as a ratekeeper `Store`, so the native pipeline drives it: one rule, whose limit is
  * compared with the hits the store counts.
  *
  * The store keeps its own contract: every request increments (a refused one too, as the original

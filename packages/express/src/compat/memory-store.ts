@@ -5,14 +5,15 @@ import type { ClientRateLimitInfo, Options, Store } from './types';
 
 /**
  * express-rate-limit's `MemoryStore`, backed by ratekeeper's: the counters live in ratekeeper's
- * bounded memory store (no timer, at most `maxKeys` keys), in fixed windows, and a compat
+ * bounded memory store (no timer, at most `maxKeys` keys), each client's in a window of `windowMs`
+ * from its first hit (the `anchored-window` algorithm, as the original counts), and a compat
  * middleware decides on it natively, in the same tick. Its express-rate-limit methods read and
  * move the counts that middleware keeps.
  *
- * Differences from the original: windows are aligned to multiples of `windowMs` since the epoch
- * (as every ratekeeper fixed window, so all processes agree), not started by each client's first
- * hit; there is no `interval` timer to stop (`shutdown()` only forgets every count); and `get()`
- * answers `undefined` for a client whose count went back to 0.
+ * Differences from the original: there is no `interval` timer to stop (`shutdown()` only forgets
+ * every count); a request the middleware refuses is not counted (as every ratekeeper refusal), so
+ * a client that keeps trying is let in again when its window ends; and `get()` answers `undefined`
+ * for a client whose count went back to 0.
  * @example
  * app.use(rateLimit({ limit: 100, store: new MemoryStore() }));
  */

@@ -31,7 +31,7 @@ import { checkLogger, createValidations, type Validations } from './validations'
 
 /**
  * express-rate-limit 8's `rateLimit(options)` on ratekeeper's HTTP pipeline: the options are
- * translated into one fixed-window rule, a key function and a skip function, and the pipeline
+ * translated into one anchored-window rule (a window per client from its first hit), a key function and a skip function, and the pipeline
  * decides on ratekeeper's store (or on an express-rate-limit store through `ForeignStore`). What
  * the original does around the decision (its headers, `req.rateLimit`, the handler, giving hits
  * back for `skipFailedRequests`/`skipSuccessfulRequests`, its validation messages) is done here.

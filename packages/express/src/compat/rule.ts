@@ -1,8 +1,9 @@
 import type { Rule } from '@ratekeeper/core';
 
 /**
- * The one ratekeeper rule behind an express-rate-limit configuration: a fixed window of
- * `windowMs` (the original counts hits per fixed window) and the request's `limit`.
+ * The one ratekeeper rule behind an express-rate-limit configuration: an anchored window of
+ * `windowMs` (the original's MemoryStore counts each client's hits in a window that starts at its
+ * first hit) and the request's `limit`.
  */
 
 /** The longest window a ratekeeper rule takes (one year). */
@@ -33,13 +34,13 @@ function numeric(limit: unknown): number {
 
 /**
  * The rule's id, which is part of its storage key. A fixed limit gets ratekeeper's derived id
- * (`fw-5-60000`: a native `fixed-window` rule of the same limit and window on the same store reads
- * the same counters); a per-request limit gets one id for every value (`fw-60000`), so its counts
+ * (`aw-5-60000`: a native `anchored-window` rule of the same limit and window on the same store
+ * reads the same counters); a per-request limit gets one id for every value (`aw-60000`), so its counts
  * are shared whatever the function returns.
  */
 export function ruleId(limit: unknown, window: number): string {
-  if (typeof limit === 'function') return `fw-${window}`;
-  return `fw-${ruleLimit(numeric(limit), window)}-${window}`;
+  if (typeof limit === 'function') return `aw-${window}`;
+  return `aw-${ruleLimit(numeric(limit), window)}-${window}`;
 }
 
 /** A rule's limit for an express-rate-limit `limit`: whole hits, at least 1, at most the cap. */
@@ -76,7 +77,7 @@ export class RuleCache {
     if (rules === undefined) {
       // A function returning ever new limits must not grow this without bound.
       if (this.#byLimit.size >= 1000) this.#byLimit.clear();
-      rules = Object.freeze([{ algorithm: 'fixed-window', limit: value, window: this.#window, name: this.#id }] as const);
+      rules = Object.freeze([{ algorithm: 'anchored-window', limit: value, window: this.#window, name: this.#id }] as const);
       this.#byLimit.set(value, rules);
     }
     return rules;
