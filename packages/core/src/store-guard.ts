@@ -66,6 +66,8 @@ export class StoreGuard {
   #seenRecoveries: number;
   /** The outage this limiter last reported: each one reaches `onError` at least once. */
   #seenOutages: number;
+  #namesOf: readonly ResolvedRule[] | undefined;
+  #ruleNames: readonly string[] = [];
 
   constructor(bound: BoundStore, health: StoreHealth | undefined, options: GuardOptions) {
     this.#bound = bound;
@@ -82,17 +84,22 @@ export class StoreGuard {
     const seen: Observation = { t0: performance.now(), source: 'store' };
     const d = this.#run(op, key, cost, now, seen);
     if (!isPromise(d)) {
-      this.#publish(op, key, cost, d, seen);
+      this.#publish(op, key, cost, d, seen, false);
       return d;
     }
     return d.then((decision) => {
-      this.#publish(op, key, cost, decision, seen);
+      this.#publish(op, key, cost, decision, seen, true);
       return decision;
     });
   }
 
-  #publish(op: Op, key: string, cost: number, decision: Decision, seen: Observation): void {
+  #publish(op: Op, key: string, cost: number, decision: Decision, seen: Observation, async: boolean): void {
     const rules = this.#o.rules;
+    // The names are the same for every decision of these rules: build the array once.
+    if (this.#namesOf !== rules) {
+      this.#namesOf = rules;
+      this.#ruleNames = Object.freeze(rules.map((r) => r.name));
+    }
     decisionChannel.publish({
       limiter: this.#o.name,
       operation: op,
@@ -101,11 +108,12 @@ export class StoreGuard {
       allowed: decision.allowed,
       outcome: OUTCOMES[seen.source][decision.allowed ? 0 : 1],
       source: seen.source,
-      rules: rules.map((r) => r.name),
+      rules: this.#ruleNames,
       rule: decision.rule.name,
       remaining: decision.remaining,
       retryAfterMs: decision.retryAfterMs,
       durationMs: performance.now() - seen.t0,
+      async,
       decision,
     });
   }

@@ -1,7 +1,7 @@
 import { diag, type MeterProvider, metrics } from '@opentelemetry/api';
 import { CHANNELS, ConfigError, type DecisionEvent, type RecoverEvent, type StoreErrorEvent } from '@ratekeeper/core';
 import { diagnostics } from './diagnostics';
-import { createRecorder, INSTRUMENTATION_NAME, type Recorder } from './metrics';
+import { INSTRUMENTATION_NAME, type Recorder, recorderFor } from './metrics';
 import { annotateSpan } from './spans';
 
 /** Options of {@link instrument}. */
@@ -68,7 +68,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     const current = meterProvider ?? metrics.getMeterProvider();
     if (current !== provider || recorder === undefined) {
       provider = current;
-      recorder = createRecorder(current);
+      recorder = recorderFor(current);
     }
     return recorder;
   };

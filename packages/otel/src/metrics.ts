@@ -1,5 +1,6 @@
 import type { Meter, MeterProvider } from '@opentelemetry/api';
 import type { DecisionEvent, RecoverEvent, StoreErrorEvent } from '@ratekeeper/core';
+import { DecisionTallies } from './tallies';
 
 /** The instrumentation scope: the meter's name. */
 export const INSTRUMENTATION_NAME = '@ratekeeper/otel';
@@ -8,9 +9,16 @@ export const VERSION = '0.1.0';
 
 /** Names of the metrics `instrument()` records. */
 export const METRICS = Object.freeze({
-  /** Counter, `{decision}`: every decision (`consume`, `peek`, HTTP), by `outcome`, `rule` and `limiter`. */
+  /**
+   * Counter (observable, cumulative), `{decision}`: every decision (`consume`, `peek`, HTTP), by
+   * `outcome`, `rule` and `limiter`.
+   */
   decisions: 'ratekeeper.decisions',
-  /** Histogram, seconds: the time to every decision's answer, by `limiter` and `outcome`. */
+  /**
+   * Histogram, seconds: the time to the answer of every decision that went to an asynchronous store
+   * (Redis; a timeout included), by `limiter` and `outcome`. Decisions made in the process (memory
+   * store, an open circuit's policy) are not recorded: they do no I/O.
+   */
   storeDuration: 'ratekeeper.store.duration',
   /** Counter, `{error}`: every store failure, by `limiter`, `operation` and `policy`. */
   storeErrors: 'ratekeeper.store.errors',
@@ -31,12 +39,35 @@ export interface Recorder {
   recover(event: RecoverEvent): void;
 }
 
+const recorders = new WeakMap<MeterProvider, Recorder>();
+
+/**
+ * The recorder of `provider`'s ratekeeper meter, created once per provider: the decision counter
+ * is observed from this process's tallies, so a later `instrument()` on the same provider must
+ * continue those counts, not start a second series that would hide the first.
+ */
+export function recorderFor(provider: MeterProvider): Recorder {
+  let recorder = recorders.get(provider);
+  if (recorder === undefined) {
+    recorder = createRecorder(provider);
+    recorders.set(provider, recorder);
+  }
+  return recorder;
+}
+
 /** Creates the instruments on `provider`'s ratekeeper meter. No attribute is ever a key or an address. */
-export function createRecorder(provider: MeterProvider): Recorder {
+function createRecorder(provider: MeterProvider): Recorder {
   const meter: Meter = provider.getMeter(INSTRUMENTATION_NAME, VERSION);
-  const decisions = meter.createCounter(METRICS.decisions, {
+  // Counted in this process and read at collection: cumulative, as a synchronous counter would report.
+  const tallies = new DecisionTallies();
+  const decisions = meter.createObservableCounter(METRICS.decisions, {
     description: 'Rate-limit decisions, by outcome, binding rule and limiter.',
     unit: '{decision}',
+  });
+  decisions.addCallback((result) => {
+    tallies.each((n, attributes) => {
+      result.observe(n, attributes);
+    });
   });
   const duration = meter.createHistogram(METRICS.storeDuration, {
     description: 'Time from sending a decision to the store to its answer (or to the failure policy, when the store failed).',
@@ -53,8 +84,10 @@ export function createRecorder(provider: MeterProvider): Recorder {
   });
   return {
     decision(e) {
-      decisions.add(1, { outcome: e.outcome, rule: e.rule, limiter: e.limiter });
-      duration.record(e.durationMs / 1000, { limiter: e.limiter, outcome: e.outcome });
+      tallies.add(e);
+      // Only a store that answered asynchronously (Redis) spent time worth a histogram: a decision
+      // made in this process measures no I/O, and recording it would cost more than making it.
+      if (e.async) duration.record(e.durationMs / 1000, { limiter: e.limiter, outcome: e.outcome });
     },
     storeError(e) {
       errors.add(1, { limiter: e.limiter, operation: e.operation, policy: e.policy });

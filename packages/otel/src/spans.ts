@@ -1,21 +1,30 @@
-import { trace } from '@opentelemetry/api';
+import { type Attributes, type Span, trace } from '@opentelemetry/api';
 import type { DecisionEvent } from '@ratekeeper/core';
 
-/** Name of the span event added for every decision made while a span is active. */
+/** Name of the span event added for each decision when a span sees more than one. */
 export const DECISION_EVENT = 'ratekeeper.decision';
+
+/** A span's first decision, kept until a second one needs it as an event; `EVENTS` once they are events. */
+interface First {
+  readonly attributes: Attributes;
+  readonly at: number;
+}
+const EVENTS = 'events';
+const seen = new WeakMap<Span, First | typeof EVENTS>();
 
 /**
  * Annotates the active span: the request's, since core publishes in the caller's async context.
- * Every decision adds a `ratekeeper.decision` event with its attributes, and sets the same
- * attributes on the span, so the span's describe the latest decision: the one that answered the
+ * The span's `ratekeeper.*` attributes describe the latest decision: the one that answered the
  * request (a route limiter's 429 after the app-wide limiter allowed; `acquire()`'s final grant
- * after its denied attempts; `anyOf`'s allowing member) while the events keep every decision.
+ * after its denied attempts; `anyOf`'s allowing member). When a span sees more than one decision,
+ * each also becomes a `ratekeeper.decision` event (the first at its own time), so none is lost; a
+ * lone decision is in the attributes only, where an event would repeat them at some cost.
  */
 export function annotateSpan(e: DecisionEvent): void {
   const span = trace.getActiveSpan();
   if (span === undefined || !span.isRecording()) return;
   // Never the key: it names a user or an address.
-  const attributes = {
+  const attributes: Attributes = {
     'ratekeeper.limiter': e.limiter,
     'ratekeeper.rule': e.rule,
     'ratekeeper.outcome': e.outcome,
@@ -24,6 +33,17 @@ export function annotateSpan(e: DecisionEvent): void {
     'ratekeeper.retry_after_ms': e.retryAfterMs,
     'ratekeeper.cost': e.cost,
   };
-  span.addEvent(DECISION_EVENT, attributes);
+  const before = seen.get(span);
+  // Both events of a pair are timed on one clock, so their order holds.
+  const at = performance.timeOrigin + performance.now();
+  if (before === undefined) {
+    seen.set(span, { attributes, at });
+  } else {
+    if (before !== EVENTS) {
+      span.addEvent(DECISION_EVENT, before.attributes, before.at);
+      seen.set(span, EVENTS);
+    }
+    span.addEvent(DECISION_EVENT, attributes, at);
+  }
   span.setAttributes(attributes);
 }

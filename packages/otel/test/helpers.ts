@@ -65,7 +65,10 @@ export function total(points: readonly Point[] | undefined): number {
   return (points ?? []).reduce((n, p) => n + p.value, 0);
 }
 
-/** A MemoryStore that throws while `down.value` is true (a store without connection events). */
+/**
+ * A MemoryStore that answers asynchronously, as a network store does, and fails while `down.value`
+ * is true (a store without connection events).
+ */
 export function switchableStore(): { store: Store; down: { value: boolean } } {
   const down = { value: false };
   const inner = new MemoryStore();
@@ -76,11 +79,11 @@ export function switchableStore(): { store: Store; down: { value: boolean } } {
     bind(rules, prefix) {
       const bound = inner.bind(rules, prefix);
       return {
-        consume: (key, cost, now) => {
+        consume: async (key, cost, now) => {
           check();
           return bound.consume(key, cost, now);
         },
-        peek: (key, now) => {
+        peek: async (key, now) => {
           check();
           return bound.peek(key, now);
         },

@@ -11,6 +11,7 @@ import {
   type PrometheusContentType,
   type Registry,
 } from 'prom-client';
+import { DecisionTallies } from './tallies';
 
 /** A prom-client registry, in either exposition format (Prometheus text or OpenMetrics). */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
@@ -179,15 +180,23 @@ function create(registry: MetricsRegistry, prefix: string, buckets: readonly num
   }
   const [decisionsName = '', durationName = '', errorsName = '', recoveriesName = ''] = names;
   // `registers: []`, then registerMetric: nothing is registered until every metric could be built.
+  const tallies = new DecisionTallies();
   const decisions = new Counter({
     name: decisionsName,
     help: 'Rate-limit decisions, by outcome (allowed, limited, failed_open, failed_closed, fallback), binding rule and limiter.',
     labelNames: ['outcome', 'rule', 'limiter'] as const,
     registers: [],
+    // Counted in plain numbers per decision, copied in at each scrape.
+    collect() {
+      this.reset();
+      tallies.each((n, labels) => {
+        this.inc(labels, n);
+      });
+    },
   });
   const duration = new Histogram({
     name: durationName,
-    help: "Seconds from asking the limiter's store to its answer (or the onStoreError policy's, while the store fails), per decision.",
+    help: "Seconds from asking the limiter's store to its answer (or the onStoreError policy's, when the call failed), per decision that went to an asynchronous store such as Redis.",
     labelNames: ['limiter', 'outcome'] as const,
     buckets: [...buckets],
     registers: [],
@@ -212,8 +221,10 @@ function create(registry: MetricsRegistry, prefix: string, buckets: readonly num
   const onDecision = (message: unknown): void => {
     try {
       const e = message as DecisionEvent;
-      decisions.inc({ outcome: e.outcome, rule: e.rule, limiter: e.limiter });
-      duration.observe({ limiter: e.limiter, outcome: e.outcome }, e.durationMs / 1000);
+      tallies.add(e);
+      // Only an asynchronous store's answer (Redis) took time worth a histogram: a decision made in
+      // the process does no I/O, and observing it would cost more than making it.
+      if (e.async) duration.observe({ limiter: e.limiter, outcome: e.outcome }, e.durationMs / 1000);
     } catch {}
   };
   const onStoreError = (message: unknown): void => {

@@ -36,6 +36,12 @@ export interface DecisionEvent {
   readonly retryAfterMs: number;
   /** Milliseconds from sending to the store to its answer (or to the policy's, after a failure). */
   readonly durationMs: number;
+  /**
+   * True when the answer came back asynchronously (a network store such as Redis, or a timeout);
+   * false when it was decided synchronously in this process (the memory store, or the policy while
+   * the circuit is open), where `durationMs` measures no I/O.
+   */
+  readonly async: boolean;
   /** The decision itself. */
   readonly decision: Decision;
 }

@@ -1,0 +1,50 @@
+import type { DecisionEvent, DecisionOutcome } from '@ratekeeper/core';
+
+const OUTCOMES: readonly DecisionOutcome[] = ['allowed', 'limited', 'failed_open', 'failed_closed', 'fallback'];
+const INDEX: Readonly<Record<DecisionOutcome, number>> = { allowed: 0, limited: 1, failed_open: 2, failed_closed: 3, fallback: 4 };
+
+/** The labels of one `decisions_total` series. */
+export interface DecisionLabels {
+  readonly outcome: DecisionOutcome;
+  readonly rule: string;
+  readonly limiter: string;
+}
+
+interface Row {
+  readonly counts: number[];
+  readonly labels: readonly DecisionLabels[];
+}
+
+/**
+ * Decision counts per (limiter, rule, outcome) in plain numbers, copied into the counter when the
+ * registry is scraped: prom-client's `inc(labels)` builds a label hash on every call, which costs
+ * more than a memory-store decision itself. Limiter and rule names are configuration, so the label
+ * sets, and these maps, stay bounded.
+ */
+export class DecisionTallies {
+  readonly #byLimiter = new Map<string, Map<string, Row>>();
+
+  add(e: DecisionEvent): void {
+    let byRule = this.#byLimiter.get(e.limiter);
+    if (byRule === undefined) {
+      byRule = new Map();
+      this.#byLimiter.set(e.limiter, byRule);
+    }
+    let row = byRule.get(e.rule);
+    if (row === undefined) {
+      const { limiter, rule } = e;
+      row = { counts: OUTCOMES.map(() => 0), labels: OUTCOMES.map((outcome) => ({ outcome, rule, limiter })) };
+      byRule.set(e.rule, row);
+    }
+    (row.counts[INDEX[e.outcome]] as number)++;
+  }
+
+  /** Calls `each` with every non-zero count (cumulative) and its labels. */
+  each(each: (count: number, labels: DecisionLabels) => void): void {
+    for (const byRule of this.#byLimiter.values())
+      for (const row of byRule.values())
+        row.counts.forEach((n, i) => {
+          if (n > 0) each(n, row.labels[i] as DecisionLabels);
+        });
+  }
+}
