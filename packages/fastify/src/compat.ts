@@ -63,7 +63,8 @@ export type FastifyRateLimit = FastifyPluginAsync<FastifyRateLimitOptions> & {
  * @fastify/rate-limit 11 on ratekeeper: the same options (`max`, `timeWindow`, `global`, `hook`,
  * `keyGenerator`, `allowList`, `ban`, `continueExceeding`, `store`, `redis`, …), route
  * `config.rateLimit`, headers, errors and decorators (`fastify.rateLimit()`,
- * `fastify.createRateLimit()`), counted by ratekeeper's sliding log in its memory or Redis store.
+ * `fastify.createRateLimit()`), counted in ratekeeper's anchored window (from the key's first
+ * request, as the original counts) in its memory or Redis store.
  * fastify-plugin gives it `.default` and `.fastifyRateLimit` (itself), as the original has.
  * @example
  * await app.register(fastifyRateLimit, { max: 100, timeWindow: '1 minute' });

@@ -124,7 +124,7 @@ describe('@ratekeeper/fastify/compat with redis', () => {
     expect(limitHeaders(skipped)).toEqual({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '2', 'x-ratelimit-reset': '0' });
   });
 
-  it('a native plugin with a sliding-log rule named hits under the same prefixes reads the counts compat wrote', async () => {
+  it('a native plugin with an anchored-window rule named hits under the same prefixes reads the counts compat wrote', async () => {
     const client = redis();
     const ns = nameSpace();
     const compat = await app({ redis: client, nameSpace: ns, max: 3, timeWindow: 60_000 });
@@ -136,7 +136,7 @@ describe('@ratekeeper/fastify/compat with redis', () => {
     await native.register(rateLimitPlugin, {
       limit: 3,
       window: '1m',
-      algorithm: 'sliding-log',
+      algorithm: 'anchored-window',
       name: 'hits',
       store,
       prefix: '',

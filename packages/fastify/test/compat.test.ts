@@ -96,6 +96,21 @@ describe('the plugin-wide limit', () => {
     expect(limitHeaders(await send(a, '/'))).toMatchObject({ 'x-ratelimit-remaining': '1' });
   });
 
+  it("counts in a window from the key's first request: x-ratelimit-reset counts down to it, and it lets max through again at its end", async () => {
+    const a = app();
+    await a.register(fastifyRateLimit, { max: 3, timeWindow: 10_000 });
+    a.get('/', hello);
+    expect(limitHeaders(await send(a, '/'))).toMatchObject({ 'x-ratelimit-remaining': '2', 'x-ratelimit-reset': '10' });
+    clock.advance(4_000);
+    expect(limitHeaders(await send(a, '/'))).toMatchObject({ 'x-ratelimit-remaining': '1', 'x-ratelimit-reset': '6' });
+    clock.advance(3_000);
+    expect(limitHeaders(await send(a, '/'))).toMatchObject({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '3' });
+    expect(limitHeaders(await send(a, '/'))).toMatchObject({ 'retry-after': '3' });
+    // The window ends 10 s after the first request: all 3 pass again (a sliding count would free one).
+    clock.advance(3_000);
+    expect(await statuses(a, '/', 4)).toEqual([200, 200, 200, 429]);
+  });
+
   it('defaults to 1000 requests a minute; a bad max or timeWindow falls back to those', async () => {
     const a = app();
     await a.register(fastifyRateLimit, { max: Number.NaN, timeWindow: Number.NaN });

@@ -46,7 +46,7 @@ const MAX_WINDOW_MS = 365 * 86_400_000;
 const MAX_PRODUCT = 2 ** 50;
 /**
  * The largest limit ratekeeper's sliding log takes (it keeps one timestamp per request; core's
- * `SLIDING_LOG_MAX_LIMIT`). Above it the count is a fixed window.
+ * `SLIDING_LOG_MAX_LIMIT`): refusals are counted in one.
  */
 const MAX_LOGGED = 10_000;
 /** Distinct (max, timeWindow) pairs kept per limiter (a `max` function per plan): least recently used dropped. */
@@ -86,7 +86,8 @@ interface Count {
 /**
  * One limiter of @fastify/rate-limit (the plugin-wide one, a route's, or a decorator call's) on
  * ratekeeper's engine: the key, allow list, `max` and `timeWindow` are resolved as the original
- * resolves them, then the native HTTP pipeline decides (a sliding log of `max` per `timeWindow`)
+ * resolves them, then the native HTTP pipeline decides (`max` per `timeWindow` from the key's first
+ * request: an anchored window, as the original's stores count)
  * in a ratekeeper store, or in a custom store through {@link TheirStore}.
  */
 export class CompatLimiter {
@@ -231,10 +232,10 @@ export class CompatLimiter {
     // window beyond them is shortened (the count stays exact).
     const limit = Math.min(Math.max(1, Math.trunc(max) || 1), MAX_PRODUCT / 4);
     const windowMs = Math.max(1, Math.min(Math.trunc(timeWindow) || 1, MAX_WINDOW_MS, Math.floor(MAX_PRODUCT / (4 * limit))));
-    // "At most max requests in any timeWindow": the sliding log answers exactly as the original's
-    // window (which starts at the key's first request) for requests that come together, never
-    // lets 2 × max through across a window's end, and its Retry-After is exact.
-    const algorithm = limit <= MAX_LOGGED ? ('sliding-log' as const) : ('fixed-window' as const);
+    // The original's stores count a window that starts at the key's first request and ends
+    // timeWindow later (LocalStore's iterationStartMs, the Redis store's PEXPIRE on the first
+    // INCR): ratekeeper's anchored window, so ttl and the reset headers are the window's end.
+    const algorithm = 'anchored-window' as const;
     const store = theirs === undefined ? this.#backing.store : new TheirStore(theirs, max, timeWindow);
     const { now, logger } = this.#shared;
     const options = {
@@ -272,12 +273,12 @@ export class CompatLimiter {
     const blockers = new Map<number, Limiter>();
     const rearm = async (key: string, ms: number): Promise<number> => {
       try {
-        // Forget the key, fill its window now (refused for windowMs), and when the wait is longer
-        // (or the window is epoch-aligned), refuse it once more through a limiter whose refusal
-        // blocks the key for `ms`. Native operations only: ratekeeper never charges a refusal.
+        // Forget the key, fill a window that starts now (refused for windowMs), and when the wait
+        // is longer, refuse it once more through a limiter whose refusal blocks the key for `ms`.
+        // Native operations only: ratekeeper never charges a refusal.
         await limiter.reset(key);
         await limiter.consume(key, { cost: limit });
-        if (ms > windowMs || algorithm === 'fixed-window') {
+        if (ms > windowMs) {
           let blocker = blockers.get(ms);
           if (blocker === undefined) {
             blocker = createLimiter({ ...rule, ...options, blockFor: ms });
