@@ -9,6 +9,10 @@ import { isNoScript, type RedisStoreClient, whenReady } from './client';
 import { type Connection, isSupportedClient, toConnection } from './connection';
 import { connectionHealth } from './connection-health';
 import { escapeGlob, hashTag } from './keys';
+import { RedisLeaseRemote } from './lease/lease-remote';
+import { LEASE_TWINS, MAX_LEASE_RULES } from './lease/lease-script';
+import { LeasedStore } from './lease/leased-store';
+import { type LeaseOptions, type ResolvedLease, resolveLease } from './lease/options';
 import { buildScript, declaresBlockKeys, decodeReply, MAX_REDIS_RULES, type Operation, type ScriptClock } from './scripts/driver';
 import { RedisSlots } from './slots';
 import { SyncedClock } from './synced-clock';
@@ -49,6 +53,17 @@ export interface RedisStoreOptions<C extends RedisStoreClient = RedisStoreClient
    * @default false
    */
   blockedCache?: boolean | { maxKeys: number };
+  /**
+   * Lease mode: each process takes a batch of units from Redis in one atomic round trip and spends
+   * them locally, for fixed-window, token-bucket and GCRA rules. Never admits more than the limit;
+   * admits less by at most the units leased but unspent (at most processes × lease size), which go
+   * back to Redis when idle for `ttl`, on `close()`, or die with their window. `size: 'auto'` leases
+   * only for hot keys. See docs/redis.md, "Lease mode".
+   * @default undefined (one round trip per decision)
+   * @example
+   * const store = new RedisStore({ client, lease: { size: 'auto' } });
+   */
+  lease?: LeaseOptions | undefined;
 }
 
 /** Values of {@link RedisStoreOptions.clock}. */
@@ -62,7 +77,7 @@ const SCRIPT_CLOCK: Record<RedisClock, ScriptClock> = { server: 'time', 'server-
 // clocks (or a test's fake clock) and Redis.
 const SLACK: Record<RedisClock, number> = { server: 0, 'server-script': 0, client: 60_000 };
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache']);
+const OPTION_KEYS: ReadonlySet<string> = new Set(['client', 'prefix', 'clock', 'timeoutMs', 'blockedCache', 'lease']);
 
 /**
  * Redis (standalone or Cluster) store: every decision is one `EVALSHA` of a Lua script that
@@ -95,6 +110,10 @@ export class RedisStore<C extends RedisStoreClient = RedisStoreClient> implement
   /** How long a call waits for a usable connection. */
   readonly timeoutMs: number;
   readonly #cacheKeys: number;
+  /** Lease mode, validated (undefined: plain). */
+  readonly #lease: ResolvedLease | undefined;
+  /** Every leasing limiter bound to this store: `close()` gives their units back. */
+  readonly #leased = new Set<LeasedStore>();
 
   constructor(options: RedisStoreOptions<C>) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
@@ -122,6 +141,7 @@ export class RedisStore<C extends RedisStoreClient = RedisStoreClient> implement
         throw new ConfigError('blockedCache.maxKeys', 'a positive integer', max);
       cacheKeys = max;
     } else if (cache !== false) throw new ConfigError('blockedCache', 'a boolean or { maxKeys }', cache);
+    this.#lease = resolveLease(options.lease);
     // Opened last: a bad option must not leave a duplicate connection behind.
     const connection = toConnection(options.client) as Connection;
     this.connection = connection;
@@ -139,6 +159,9 @@ export class RedisStore<C extends RedisStoreClient = RedisStoreClient> implement
    * own client is never closed).
    */
   async close(): Promise<void> {
+    // Leased units go back first, while the connection is still open.
+    await Promise.all([...this.#leased].map((l) => l.close()));
+    this.#leased.clear();
     if (!this.#closed) this.syncedClock?.release();
     this.#closed = true;
     await this.connection.close();
@@ -159,8 +182,48 @@ export class RedisStore<C extends RedisStoreClient = RedisStoreClient> implement
   bind(rules: readonly ResolvedRule[], prefix: string, options?: BindOptions): BoundStore {
     if (typeof prefix !== 'string' || /[{}]/.test(prefix))
       throw new ConfigError('prefix', 'a string without "{" or "}" with RedisStore (braces would change the Cluster hash tag)', prefix);
-    return new BoundRedisStore(this, rules, this.prefix + prefix, this.#cacheKeys, options);
+    const plain = new BoundRedisStore(this, rules, this.prefix + prefix, this.#cacheKeys, options);
+    const lease = this.#lease;
+    if (lease === undefined) return plain;
+    checkLeasable(rules);
+    const settings = { rules, lease, clientClock: this.clock === 'client', timeoutMs: this.timeoutMs, report: options?.report };
+    const remote = new RedisLeaseRemote({
+      connection: this.connection,
+      rules,
+      prefix: this.prefix + prefix,
+      clock: SCRIPT_CLOCK[this.clock],
+      slackMs: SLACK[this.clock],
+      timeoutMs: this.timeoutMs,
+      lastError: () => this.health.lastError,
+      deadline: () => plain.deadline(),
+    });
+    const leased = new LeasedStore(plain, remote, settings);
+    if (!this.#closed) this.#leased.add(leased);
+    return leased;
   }
+}
+
+/**
+ * Lease mode needs rules whose units can be taken ahead and given back exactly: fixed window,
+ * token bucket, GCRA (docs/redis.md explains why not the sliding ones), without `blockFor`.
+ */
+function checkLeasable(rules: readonly ResolvedRule[]): void {
+  if (rules.length > MAX_LEASE_RULES)
+    throw new ConfigError('rules', `at most ${MAX_LEASE_RULES} rules per limiter on a RedisStore with \`lease\``, rules.length);
+  rules.forEach((r, i) => {
+    if (LEASE_TWINS[r.algorithm] === undefined)
+      throw new ConfigError(
+        `rules[${i}].algorithm`,
+        "'fixed-window', 'token-bucket' or 'gcra' on a RedisStore with `lease` (a sliding window or log cannot be leased exactly; use a RedisStore without `lease` for it)",
+        r.algorithm,
+      );
+    if (r.blockForMs > 0)
+      throw new ConfigError(
+        `rules[${i}].blockFor`,
+        'undefined on a RedisStore with `lease` (a block would not reach the units other processes hold)',
+        r.blockForMs,
+      );
+  });
 }
 
 interface Script {
@@ -279,7 +342,7 @@ class BoundRedisStore implements BoundStore {
     if (op !== 'reset') {
       const t = this.#clientClock ? now : 0;
       if (op === 'refund') args.push(t, cost, chargedAt);
-      else if (op === 'consume') args.push(t, cost, this.#deadline());
+      else if (op === 'consume') args.push(t, cost, this.deadline());
       else args.push(t, cost);
     }
     const ready = whenReady(this.#client, op, this.#timeoutMs, () => this.#health.lastError);
@@ -292,7 +355,7 @@ class BoundRedisStore implements BoundStore {
    * passed, it has answered by policy. The estimate's error is subtracted, so the script's cut-off
    * comes before the limiter's. −1 (no cut-off) without a fresh estimate or a limiter timeout.
    */
-  #deadline(): number {
+  deadline(): number {
     if (this.#synced === undefined || this.#callTimeoutMs < 0) return -1;
     return this.#synced.deadline(this.#callTimeoutMs) ?? -1;
   }
