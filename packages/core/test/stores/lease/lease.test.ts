@@ -83,7 +83,10 @@ class FakeRedis implements LeaseRemote {
   #window(key: string, now: number): { start: number; count: number } {
     const start = Math.floor(now / this.windowMs) * this.windowMs;
     let w = this.counts.get(key);
-    if (w === undefined || w.start !== start) this.counts.set(key, (w = { start, count: 0 }));
+    if (w === undefined || w.start !== start) {
+      w = { start, count: 0 };
+      this.counts.set(key, w);
+    }
     return w;
   }
 
@@ -248,7 +251,7 @@ describe('LeasedStore (fake Redis, manual clock)', () => {
   test('refunds go to the lease; close() gives everything back and later calls are plain', async () => {
     const { store, redis, plainCalls } = setup(10);
     await store.consume('k', 3, 1000); // spent 3 of 10
-    store.refund('k', 2, 1000, 1000);
+    await store.refund('k', 2, 1000, 1000);
     expect(store.held('k', 1000)).toBe(9);
     await store.close();
     expect(redis.counts.get('k')?.count).toBe(1);
