@@ -46,6 +46,12 @@ const REDIS_SUITES = [
   '<rootDir>/test/runtimes/redis-',
 ];
 
+/**
+ * The documentation site (test/docs): builds it with `pnpm docs:build` and drives the simulator in
+ * Chromium. Its own project, so `pnpm test:unit` stays fast; `pnpm test` runs it.
+ */
+const DOCS_SUITES = ['<rootDir>/test/docs/'];
+
 const base = {
   rootDir: process.cwd(),
   testEnvironment: 'node',
@@ -64,7 +70,8 @@ const base = {
 // belongs to the integration project, and Jest runs it only when that project has tests to run).
 const config: Config = {
   projects: [
-    { ...base, displayName: 'unit', testPathIgnorePatterns: ['/node_modules/', '/dist/', ...REDIS_SUITES] },
+    { ...base, displayName: 'unit', testPathIgnorePatterns: ['/node_modules/', '/dist/', ...REDIS_SUITES, ...DOCS_SUITES] },
+    { ...base, displayName: 'docs', testMatch: DOCS_SUITES.map((p) => `${p}**/*.test.ts`) },
     {
       ...base,
       displayName: 'integration',
