@@ -47,10 +47,10 @@ const REDIS_SUITES = [
 ];
 
 /**
- * The documentation site (test/docs): builds it with `pnpm docs:build` and drives the simulator in
- * Chromium. Its own project, so `pnpm test:unit` stays fast; `pnpm test` runs it.
+ * The documentation site (test/docs/site*): builds it with `pnpm docs:build` and drives the
+ * simulator in Chromium. Its own project, so `pnpm test:unit` stays fast; `pnpm test` runs it.
  */
-const DOCS_SUITES = ['<rootDir>/test/docs/'];
+const DOCS_SUITES = ['<rootDir>/test/docs/site'];
 
 const base = {
   rootDir: process.cwd(),
@@ -71,7 +71,7 @@ const base = {
 const config: Config = {
   projects: [
     { ...base, displayName: 'unit', testPathIgnorePatterns: ['/node_modules/', '/dist/', ...REDIS_SUITES, ...DOCS_SUITES] },
-    { ...base, displayName: 'docs', testMatch: DOCS_SUITES.map((p) => `${p}**/*.test.ts`) },
+    { ...base, displayName: 'docs', testMatch: DOCS_SUITES.map((p) => `${p}*.test.ts`) },
     {
       ...base,
       displayName: 'integration',

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { type Algorithm, createLimiter, type Decision, type LimiterOptions } from '@ratekeeper/core';
+import { type Algorithm, createLimiter, type Decision, type HeaderFormat, type LimiterOptions } from '@ratekeeper/core';
 import { rateLimitHeaders } from '@ratekeeper/core/http';
 import { manualClock } from '@ratekeeper/core/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -62,6 +62,7 @@ interface Point {
 interface Published {
   scenario: Scenario;
   at: number;
+  headerFormats: HeaderFormat[];
   origin: number;
   durationMs: number;
   times: number[];
@@ -103,7 +104,14 @@ async function decideInNode(s: Scenario, algorithm: Algorithm, origin: number, t
 }
 
 /** The headers of a request at `at` after the requests before it, in Node. */
-async function headersInNode(s: Scenario, algorithm: Algorithm, origin: number, times: readonly number[], at: number) {
+async function headersInNode(
+  s: Scenario,
+  algorithm: Algorithm,
+  origin: number,
+  times: readonly number[],
+  at: number,
+  formats: readonly HeaderFormat[],
+) {
   const { clock, limiter } = nodeLimiter(s, algorithm, origin);
   for (const t of times) {
     if (t >= at) break;
@@ -112,7 +120,7 @@ async function headersInNode(s: Scenario, algorithm: Algorithm, origin: number, 
   }
   clock.set(origin + at);
   const decision = await limiter.consume('client');
-  return { decision: toPoint(at, decision), headers: rateLimitHeaders(decision) };
+  return { decision: toPoint(at, decision), headers: rateLimitHeaders(decision, formats) };
 }
 
 /** Checks a published simulation against core in Node, algorithm by algorithm. */
@@ -126,7 +134,7 @@ async function expectSameAsNode(data: Published): Promise<void> {
     expect(series.denied).toBe(expected.length - series.allowed);
   }
   for (const h of data.headers) {
-    const expected = await headersInNode(data.scenario, h.algorithm, data.origin, data.times, data.at);
+    const expected = await headersInNode(data.scenario, h.algorithm, data.origin, data.times, data.at, data.headerFormats);
     expect({ algorithm: h.algorithm, ...expected }).toEqual({ algorithm: h.algorithm, decision: h.decision, headers: h.headers });
   }
 }
@@ -224,12 +232,14 @@ describe('documentation site', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     const trace = makeTrace();
-    const query = `algorithms=${ALL.join(',')}&limit=5&window=1000&burst=8&blockFor=1500&pattern=trace&trace=${trace.join(',')}&at=2010`;
+    const query = `algorithms=${ALL.join(',')}&limit=5&window=1000&burst=8&blockFor=1500&pattern=trace&trace=${trace.join(',')}&at=2010&headers=draft-6,draft-7`;
     const data = await openSimulator(page, `${server.url}/simulator?${query}`);
 
     expect(data.scenario).toMatchObject({ algorithms: ALL, limit: 5, windowMs: 1000, burst: 8, blockForMs: 1500, pattern: 'trace' });
     expect(data.times).toEqual(trace);
     expect(data.at).toBe(2010);
+    expect(data.headerFormats).toEqual(['draft-6', 'draft-7']);
+    expect(Object.keys(data.headers[0]?.headers ?? {})).toContain('RateLimit-Remaining');
     await expectSameAsNode(data);
     // A meaningful scenario: every algorithm allows and denies, and they do not all agree.
     for (const s of data.series) expect([s.allowed > 0, s.denied > 0]).toEqual([true, true]);
@@ -258,6 +268,7 @@ describe('documentation site', () => {
     await page.check('input[name="algorithm-gcra"]');
     await page.uncheck('input[name="algorithm-sliding-window"]');
     await page.selectOption('select[name="pattern"]', 'ramp');
+    await page.check('input[name="headers-draft-7"]');
     for (const [name, value] of [
       ['limit', '4'],
       ['window', '2000'],
@@ -306,6 +317,7 @@ describe('documentation site', () => {
       burst: '6',
       pattern: 'ramp',
       at: `${data.at}`,
+      headers: 'legacy,draft-7,draft-8',
     });
     await page.reload();
     await page.locator('[data-testid="rk-simulator"][data-ready="true"]').waitFor();
@@ -326,7 +338,7 @@ describe('documentation site', () => {
     expect(charts.map((c) => c[1])).toEqual(['boundary', 'bucket', 'ramp']);
     for (const [, , attribute] of charts) {
       const data = JSON.parse(decode(attribute ?? '')) as Omit<Published, 'at' | 'headers'>;
-      await expectSameAsNode({ ...data, at: 0, headers: [] });
+      await expectSameAsNode({ ...data, at: 0, headerFormats: [], headers: [] });
     }
     // Static SVG: one chart per algorithm, bars drawn.
     expect(html.match(/<figure class="rk-chart"/g)?.length).toBe(7);
@@ -337,6 +349,26 @@ describe('documentation site', () => {
     const fixed = boundary.series.find((s) => s.algorithm === 'fixed-window');
     const aroundFirstEdge = fixed?.points.filter((p) => p.t >= 9000 && p.t < 11_000 && p.allowed).length;
     expect(aroundFirstEdge).toBe(20);
+  });
+
+  it('finds guides, package pages and API symbols with the local search, offline', async () => {
+    const page = await browser.newPage();
+    const external: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) external.push(request.url());
+    });
+    await page.goto(`${server.url}/`);
+    await page.locator('.VPNavBarSearch button').first().click();
+    for (const [query, expected] of [
+      ['sliding log', 'Choosing an algorithm'],
+      ['rateLimitPlugin', '@ratekeeper/fastify'],
+      ['Sentinel', 'Redis'],
+    ] as const) {
+      await page.locator('.VPLocalSearchBox input').fill(query);
+      await expect(page.locator('#localsearch-list').getByText(expected).first().waitFor()).resolves.toBeUndefined();
+    }
+    expect(external).toEqual([]);
+    await page.close();
   });
 
   it('has no dead links: every internal link and anchor resolves, every repository link names a file', () => {

@@ -1,7 +1,7 @@
 // The scenarios of the guides' static charts (GuideChart.vue renders them at build time), each with
 // a link that opens it in the simulator.
 import type { Scenario } from './simulate';
-import { stateToQuery } from './state';
+import { DEFAULT_STATE, stateToQuery } from './state';
 
 const base = { burst: 0, blockForMs: 0, trace: [] } as const;
 
@@ -43,5 +43,5 @@ export type PresetName = keyof typeof PRESETS;
 
 /** The simulator link of a preset (relative to the site's root). */
 export function simulatorLink(name: PresetName): string {
-  return `/simulator?${stateToQuery({ scenario: PRESETS[name], at: PRESETS[name].windowMs })}`;
+  return `/simulator?${stateToQuery({ scenario: PRESETS[name], at: PRESETS[name].windowMs, headers: DEFAULT_STATE.headers })}`;
 }

@@ -1,14 +1,19 @@
 // The simulator's state in the page's query string, so a scenario can be shared as a link:
-// ?algorithms=fixed-window,sliding-window&limit=10&window=10000&burst=0&blockFor=0&pattern=edges&rate=10&duration=30000&at=10000
+// ?algorithms=fixed-window,sliding-window&limit=10&window=10000&burst=0&blockFor=0&pattern=edges&rate=10&duration=30000&at=10000&headers=legacy,draft-8
 // Every value is checked and clamped: a hand-edited link gives a valid scenario, never an exception.
-import type { Algorithm } from '@ratekeeper/core';
+import type { Algorithm, HeaderFormat } from '@ratekeeper/core';
 import { ALGORITHMS, MAX_REQUESTS, PATTERNS, type Pattern, type Scenario } from './simulate';
 
 export interface SimState {
   readonly scenario: Scenario;
   /** The selected moment (ms from the start) whose headers are shown. */
   readonly at: number;
+  /** The header families shown (an adapter's `headers` option). */
+  readonly headers: readonly HeaderFormat[];
 }
+
+/** Every header family, in the order the simulator lists them. */
+export const HEADER_FORMATS: readonly HeaderFormat[] = ['legacy', 'draft-6', 'draft-7', 'draft-8'];
 
 export const DEFAULT_STATE: SimState = {
   scenario: {
@@ -23,6 +28,8 @@ export const DEFAULT_STATE: SimState = {
     trace: [],
   },
   at: 10_000,
+  // The adapters' default (DEFAULT_HEADER_FORMATS).
+  headers: ['legacy', 'draft-8'],
 };
 
 const MAX_DURATION_MS = 3_600_000;
@@ -85,7 +92,13 @@ export function stateFromQuery(query: string): SimState {
     durationMs,
     trace,
   };
-  return { scenario, at: int(q.get('at'), Math.min(DEFAULT_STATE.at, durationMs - 1), 0, durationMs - 1) };
+  const listedHeaders = (q.get('headers') ?? '').split(',');
+  const headers = HEADER_FORMATS.filter((f) => listedHeaders.includes(f));
+  return {
+    scenario,
+    at: int(q.get('at'), Math.min(DEFAULT_STATE.at, durationMs - 1), 0, durationMs - 1),
+    headers: headers.length > 0 ? headers : DEFAULT_STATE.headers,
+  };
 }
 
 /** The query string (without `?`) that restores `state`. */
@@ -101,6 +114,7 @@ export function stateToQuery(state: SimState): string {
     rate: `${s.rate}`,
     duration: `${s.durationMs}`,
     at: `${state.at}`,
+    headers: state.headers.join(','),
   });
   if (s.pattern === 'trace') q.set('trace', s.trace.join(','));
   // Commas stay readable in a shared link.
