@@ -11,7 +11,7 @@ import { type Algorithm, createLimiter, type Decision, type HeaderFormat, type L
 import { rateLimitHeaders } from '@ratekeeper/core/http';
 import { manualClock } from '@ratekeeper/core/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { allSnippets } from '../snippets/snippets';
+import { type ApiExample, allSnippets, checkApiExamples, extractSnippets } from '../snippets/snippets';
 import { fileFor, type StaticServer, serveStatic } from './static-server';
 
 const ROOT = join(__dirname, '..', '..');
@@ -187,6 +187,20 @@ function htmlFiles(dir: string): string[] {
 function pathOf(dist: string, file: string): string {
   const rel = relative(dist, file).split('\\').join('/');
   return `/${rel.replace(/(^|\/)index\.html$/, '$1').replace(/\.html$/, '')}`;
+}
+
+/** The API reference's examples: the code blocks of the pages TypeDoc wrote to docs/api/ (`docs:api`). */
+function apiExamples(): ApiExample[] {
+  const dir = join(ROOT, 'docs', 'api');
+  const pages = (sub: string): string[] =>
+    readdirSync(join(dir, sub), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? pages(join(sub, e.name)) : e.name.endsWith('.md') && e.name !== 'index.md' ? [join(sub, e.name)] : [],
+    );
+  return pages('').flatMap((page) => {
+    const module = `@ratekeeper/${page.replace(/\.md$/, '').split('\\').join('/')}`;
+    const markdown = `docs/api/${page.split('\\').join('/')}`;
+    return extractSnippets(markdown, readFileSync(join(dir, page), 'utf8')).map((snippet) => ({ snippet, module }));
+  });
 }
 
 describe('documentation site', () => {
@@ -425,6 +439,24 @@ describe('documentation site', () => {
     expect(dead).toEqual([]);
   });
 
+  it("compiles the API reference's examples (the TSDoc @example of the public exports)", () => {
+    const examples = apiExamples();
+    expect(examples.length).toBeGreaterThan(40);
+    expect(new Set(examples.map((e) => e.module))).toContain('@ratekeeper/core/http');
+    // Canaries, compiled in the same run: a wrong option is reported at its line; the reader's own
+    // objects (`userId`, `dropEvent`) are not.
+    const canary = extractSnippets(
+      'canary.md',
+      "```ts\nconst d = createLimiter({ limit: 5, window: '1m', burst: 2 }).consumeSync(userId);\nif (!d.allowed) dropEvent();\n```\n",
+    ).map((snippet) => ({ snippet, module: '@ratekeeper/core' }));
+    const problems = checkApiExamples([...examples, ...canary]);
+    const found = problems.filter((p) => !p.location.startsWith('canary.md:'));
+    expect(found.map((p) => `${p.location} ${p.message}`).join('\n')).toBe('');
+    expect(problems.filter((p) => p.location.startsWith('canary.md:')).map((p) => p.location.replace(/:\d+$/, ''))).toEqual([
+      'canary.md:2',
+    ]);
+  }, 120_000);
+
   it('shows no code block that the documentation snippet test does not compile (or skip with a reason)', () => {
     const normalise = (code: string): string =>
       code
@@ -432,7 +464,7 @@ describe('documentation site', () => {
         .map((line) => line.trimEnd())
         .join('\n')
         .trim();
-    const known = new Map(allSnippets().map((s) => [normalise(s.code), s]));
+    const known = new Map([...allSnippets(), ...apiExamples().map((e) => e.snippet)].map((s) => [normalise(s.code), s]));
     const unknown: string[] = [];
     let compiled = 0;
     for (const file of htmlFiles(dist)) {

@@ -192,7 +192,13 @@ function compile(snippets: readonly Snippet[], generated: readonly Generated[]):
   return [...compileGroup(snippets, rest, compilerOptions()), ...(nest.length > 0 ? compileGroup([], nest, nestOptions) : [])];
 }
 
-function compileGroup(snippets: readonly Snippet[], generated: readonly Generated[], options: ts.CompilerOptions): SnippetProblem[] {
+function compileGroup(
+  snippets: readonly Snippet[],
+  generated: readonly Generated[],
+  options: ts.CompilerOptions,
+  /** API examples: fragments, which may await at the top level without saying so. */
+  fragments = false,
+): SnippetProblem[] {
   const ambient = readdirSync(PRELUDES)
     .filter((name) => name.endsWith('.d.ts'))
     .map((name) => join(PRELUDES, name));
@@ -216,7 +222,7 @@ function compileGroup(snippets: readonly Snippet[], generated: readonly Generate
     if (source === undefined) throw new Error(`${g.file} is not in the program`);
     program.getSyntacticDiagnostics(source).forEach(report);
     program.getSemanticDiagnostics(source).forEach(report);
-    const awaited = unsaidTopLevelAwait(g.snippet, source);
+    const awaited = fragments ? undefined : unsaidTopLevelAwait(g.snippet, source);
     if (awaited !== undefined) problems.push({ location: locate(g, g.file, awaited.line, awaited.character), message: TOP_LEVEL_AWAIT });
   }
   // Skipped blocks are not compiled, but they must not show top-level `await` without saying ESM either.
@@ -262,3 +268,94 @@ function topLevelAwait(source: ts.SourceFile): ts.Node | undefined {
   };
   return ts.forEachChild(source, visit);
 }
+
+/** A TSDoc `@example` as the API reference shows it, with the module of its page. */
+export interface ApiExample {
+  readonly snippet: Snippet;
+  /** The page's module, e.g. `@ratekeeper/core/http`: the names the example uses come from it first. */
+  readonly module: string;
+}
+
+/** Where a name an example uses is looked for after its own module. */
+const FALLBACK_MODULES = ['@ratekeeper/core', '@ratekeeper/core/http', '@ratekeeper/core/testing', '@ratekeeper/express'];
+
+/**
+ * Diagnostics of a name used but not declared: "Cannot find name 'x'" (with a suggestion, or a
+ * hint at a runtime's or test runner's types) and "No value exists in scope for the shorthand
+ * property 'x'".
+ */
+const UNDECLARED = new Set([2304, 2552, 2580, 2582, 2591, 2592, 2593, 2867, 2868, 18004]);
+const UNDECLARED_NAME = /(?:Cannot find name|shorthand property) '([^']+)'/;
+
+/**
+ * Compiles the `@example` blocks of the API reference (the TSDoc of the public exports, as TypeDoc
+ * writes it to docs/api/). They are fragments: they use the API without importing it, and name the
+ * reader's own objects (`req`, `userId`, `callModel`). Each compiles as a module after a prelude that
+ * imports every name it uses but does not declare from its page's module (else from core's entry
+ * points or Express's adapter) and declares the rest `any`: the API an example calls, and the
+ * options it passes, are type-checked under the repository's strict settings, except
+ * `noImplicitAny` (a fragment's callbacks have no context). NestJS's examples compile with Nest's
+ * legacy decorators.
+ */
+export function checkApiExamples(examples: readonly ApiExample[]): SnippetProblem[] {
+  mkdirSync(GENERATED, { recursive: true });
+  const dir = mkdtempSync(join(GENERATED, 'api-'));
+  try {
+    const base: ts.CompilerOptions = { ...compilerOptions(), noImplicitAny: false };
+    const nest: ts.CompilerOptions = { ...base, experimentalDecorators: true, emitDecoratorMetadata: true };
+    const isNest = (e: ApiExample): boolean => e.module === '@ratekeeper/nestjs';
+    const file = (i: number): string => join(dir, `${e2name(examples[i])}.${i}.ts`);
+    // First pass: each example alone, to learn the names it uses without declaring them, and what
+    // each module exports.
+    examples.forEach((e, i) => {
+      writeFileSync(file(i), `${e.snippet.code}\nexport {};\n`);
+    });
+    const modules = [...new Set([...examples.map((e) => e.module), ...FALLBACK_MODULES])];
+    const entries = modules.map((m) => ts.resolveModuleName(m, join(ROOT, 'index.ts'), base, ts.sys).resolvedModule?.resolvedFileName);
+    // With Nest's decorators, which parse where the standard ones do (not the other way round).
+    const first = ts.createProgram({
+      rootNames: [...examples.map((_, i) => file(i)), ...entries.filter((f): f is string => f !== undefined)],
+      options: nest,
+    });
+    const checker = first.getTypeChecker();
+    const exports = new Map(
+      modules.map((m, i) => {
+        const entry = entries[i];
+        const source = entry === undefined ? undefined : first.getSourceFile(entry);
+        const symbol = source === undefined ? undefined : checker.getSymbolAtLocation(source);
+        // name -> whether it is a value (else a type, imported with `type`: verbatimModuleSyntax).
+        const names = new Map<string, boolean>();
+        for (const x of symbol === undefined ? [] : checker.getExportsOfModule(symbol)) {
+          const target = x.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(x) : x;
+          names.set(x.name, (target.flags & ts.SymbolFlags.Value) !== 0);
+        }
+        return [m, names] as const;
+      }),
+    );
+    const generated = examples.map((e, i): Generated => {
+      const source = first.getSourceFile(file(i));
+      const names = new Set<string>();
+      for (const d of source === undefined ? [] : first.getSemanticDiagnostics(source)) {
+        const name = UNDECLARED.has(d.code) ? UNDECLARED_NAME.exec(ts.flattenDiagnosticMessageText(d.messageText, '\n'))?.[1] : undefined;
+        if (name !== undefined) names.add(name);
+      }
+      const imports = new Map<string, string[]>();
+      const declared: string[] = [];
+      for (const name of [...names].sort()) {
+        const from = [e.module, ...FALLBACK_MODULES].find((m) => exports.get(m)?.has(name));
+        if (from === undefined) declared.push(`declare const ${name}: any;`, `type ${name} = any;`);
+        else imports.set(from, [...(imports.get(from) ?? []), exports.get(from)?.get(name) ? name : `type ${name}`]);
+      }
+      const prelude = [...[...imports].map(([m, list]) => `import { ${list.join(', ')} } from '${m}';`), ...declared];
+      writeFileSync(file(i), `${prelude.map((line) => `${line}\n`).join('')}${e.snippet.code}\nexport {};\n`);
+      return { snippet: e.snippet, file: file(i), preludes: [{ name: 'api', start: 0, lines: prelude.length }], offset: prelude.length };
+    });
+    const of = (nestOnes: boolean): Generated[] => generated.filter((_, i) => isNest(examples[i] as ApiExample) === nestOnes);
+    const nestOnes = of(true);
+    return [...compileGroup([], of(false), base, true), ...(nestOnes.length > 0 ? compileGroup([], nestOnes, nest, true) : [])];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const e2name = (e: ApiExample | undefined): string => (e?.module ?? 'x').replace(/[^\w]+/g, '_');

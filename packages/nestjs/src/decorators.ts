@@ -6,7 +6,14 @@ import { RATE_LIMIT_METADATA, SKIP_METADATA } from './tokens';
  * Rate limits for a controller (every handler of the class counts in one bucket per key) or one
  * handler (its own bucket): options layered over the module's, a method's over its class's.
  * @example
- * @RateLimit({ limit: 5, window: '1m' }) @Post('login') login() {}
+ * ```ts
+ * @Controller('auth')
+ * class AuthController {
+ *   @RateLimit({ limit: 5, window: '1m' })
+ *   @Post('login')
+ *   login() {}
+ * }
+ * ```
  */
 export function RateLimit<Req = NestRequest>(options: RateLimitDecoratorOptions<Req>): ClassDecorator & MethodDecorator {
   return SetMetadata(RATE_LIMIT_METADATA, options);

@@ -45,7 +45,15 @@ export type RateLimitModuleOptions<Req = NestRequest> = RateLimitOverrides<Req> 
 /**
  * What the guard adds to a request it counted: intersect it with your platform's request type.
  * @example
- * login(@Req() req: Request & RateLimitedRequest) { return req.rateLimit?.remaining; }
+ * ```ts
+ * @Controller('auth')
+ * class AuthController {
+ *   @Post('login')
+ *   login(@Req() req: Request & RateLimitedRequest) {
+ *     return req.rateLimit?.remaining;
+ *   }
+ * }
+ * ```
  */
 export interface RateLimitedRequest {
   /** The decision of the limiter that counted this request, with its `key`, `refund()` and `reset()`. */

@@ -472,7 +472,11 @@ function checkCost(value: unknown, option = 'cost (returned by the cost function
 /**
  * Creates the HTTP pipeline for an adapter. Adapters call this once per middleware.
  * @example
- * const limiter = createHttpLimiter({ limit: 100, window: '15m' }, { ip: (r) => r.ip, route: () => undefined, trustsProxy: () => false });
+ * import type { IncomingMessage } from 'node:http';
+ * const limiter = createHttpLimiter<IncomingMessage>(
+ *   { limit: 100, window: '15m' },
+ *   { ip: (r) => r.socket.remoteAddress, route: () => undefined, trustsProxy: () => false, header: nodeHeader },
+ * );
  */
 export function createHttpLimiter<Req>(
   options: LooseRateLimitOptions<Req>,

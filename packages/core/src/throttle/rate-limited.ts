@@ -26,7 +26,7 @@ export type RateLimitedDecorator<KeyThis, KeyArgs extends unknown[], Value> = <
  * @example
  * class GitHub {
  *   @rateLimited({ limit: 10, window: '1s' })
- *   async repo(name: string): Promise<Repo> { ... }
+ *   async repo(name: string): Promise<Repo> { return fetchRepo(name); }
  * }
  */
 export function rateLimited<KeyThis = unknown, KeyArgs extends unknown[] = [], Value = unknown>(
