@@ -374,7 +374,7 @@ describe('@ratekeeper/koa/compat (koa-ratelimit 5/6), memory driver', () => {
     expect(seen.calls).toBe(0);
   });
 
-  it('counts exactly above the sliding log cap (max 10001)', async () => {
+  it('counts exactly with a max above the sliding log cap (10001: one anchored window, O(1))', async () => {
     const app = new Koa();
     const mw = ratelimit({ driver: 'memory', db: new Map(), now, max: 10_001, duration: 60_000, id: () => 'big' });
     const run = async () => {

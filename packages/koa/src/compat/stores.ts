@@ -1,4 +1,4 @@
-import { ConfigError, MemoryStore, type Rule, SLIDING_LOG_MAX_LIMIT } from '@ratekeeper/core';
+import { ConfigError, MemoryStore, type Rule } from '@ratekeeper/core';
 import { RedisStore, type RedisStoreClient } from '@ratekeeper/core/redis';
 
 /** koa-ratelimit 5.1+ shares one Map among the memory middlewares given no `db`: so does the compat. */
@@ -38,13 +38,11 @@ export function redisStoreFor(db: unknown, clientClock: boolean): RedisStore {
 }
 
 /**
- * The rule counting one memory-driver window, whose key names the window (so a new window starts
- * from zero, whatever the algorithm would carry over). Within the window every request must count
- * until its end: the sliding log keeps each one for `duration` after it was made, which is after
- * the window's end. Above the log's cap, a bucket of `max` tokens that gains one every `duration`
- * does the same in O(1): less than one token comes back before the window ends.
+ * The rule counting one memory-driver window: ratekeeper's anchored window, which starts at the
+ * id's first request and lasts `duration`, as koa-ratelimit's memory driver counts (any `max`, in
+ * O(1)). Its key names the Map's window too, so a window the app cleared from the Map starts from
+ * zero.
  */
 export function memoryRule(max: number, durationMs: number): Rule {
-  if (max <= SLIDING_LOG_MAX_LIMIT) return { algorithm: 'sliding-log', limit: max, window: durationMs };
-  return { algorithm: 'token-bucket', limit: 1, window: durationMs, burst: max };
+  return { algorithm: 'anchored-window', limit: max, window: durationMs };
 }
