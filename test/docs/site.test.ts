@@ -19,6 +19,8 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 const REPO_URL = 'https://github.com/ratekeeper/ratekeeper';
 const ALL: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
 const ADAPTERS = ['express', 'fastify', 'koa', 'web', 'hono', 'nestjs'];
+/** A browser test's budget: generous, for a machine busy with the rest of `pnpm test`. */
+const BROWSER_TIMEOUT = 120_000;
 
 /** Debian's package installs /usr/bin/chromium; scripts/ensure-chromium.sh installs it when missing. */
 function chromiumPath(): string {
@@ -241,149 +243,165 @@ describe('documentation site', () => {
     expect(readdirSync(join(dist, 'assets', 'chunks')).some((f) => f.startsWith('@localSearchIndex'))).toBe(true);
   });
 
-  it('simulates a scenario from the URL in Chromium exactly as @ratekeeper/core decides it in Node', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    const trace = makeTrace();
-    const query = `algorithms=${ALL.join(',')}&limit=5&window=1000&burst=8&blockFor=1500&pattern=trace&trace=${trace.join(',')}&at=2010&headers=draft-6,draft-7`;
-    const data = await openSimulator(page, `${server.url}/simulator?${query}`);
+  it(
+    'simulates a scenario from the URL in Chromium exactly as @ratekeeper/core decides it in Node',
+    async () => {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      const trace = makeTrace();
+      const query = `algorithms=${ALL.join(',')}&limit=5&window=1000&burst=8&blockFor=1500&pattern=trace&trace=${trace.join(',')}&at=2010&headers=draft-6,draft-7`;
+      const data = await openSimulator(page, `${server.url}/simulator?${query}`);
 
-    expect(data.scenario).toMatchObject({ algorithms: ALL, limit: 5, windowMs: 1000, burst: 8, blockForMs: 1500, pattern: 'trace' });
-    expect(data.times).toEqual(trace);
-    expect(data.at).toBe(2010);
-    expect(data.headerFormats).toEqual(['draft-6', 'draft-7']);
-    expect(Object.keys(data.headers[0]?.headers ?? {})).toContain('RateLimit-Remaining');
-    await expectSameAsNode(data);
-    // A meaningful scenario: every algorithm allows and denies, and they do not all agree.
-    for (const s of data.series) expect([s.allowed > 0, s.denied > 0]).toEqual([true, true]);
-    expect(new Set(data.series.map((s) => s.allowed)).size).toBeGreaterThan(1);
+      expect(data.scenario).toMatchObject({ algorithms: ALL, limit: 5, windowMs: 1000, burst: 8, blockForMs: 1500, pattern: 'trace' });
+      expect(data.times).toEqual(trace);
+      expect(data.at).toBe(2010);
+      expect(data.headerFormats).toEqual(['draft-6', 'draft-7']);
+      expect(Object.keys(data.headers[0]?.headers ?? {})).toContain('RateLimit-Remaining');
+      await expectSameAsNode(data);
+      // A meaningful scenario: every algorithm allows and denies, and they do not all agree.
+      for (const s of data.series) expect([s.allowed > 0, s.denied > 0]).toEqual([true, true]);
+      expect(new Set(data.series.map((s) => s.allowed)).size).toBeGreaterThan(1);
 
-    // The charts and the header panels show those numbers.
-    for (const s of data.series) {
-      const figure = page.locator(`figure.rk-chart[data-algorithm="${s.algorithm}"]`);
-      await expect(figure.locator('figcaption').textContent()).resolves.toContain(`${s.allowed} allowed`);
-      expect(await figure.locator('rect.rk-bar-denied').count()).toBeGreaterThan(0);
-    }
-    for (const h of data.headers) {
-      const text = await page.locator(`.rk-response[data-algorithm="${h.algorithm}"] pre`).textContent();
-      for (const [name, value] of Object.entries(h.headers)) expect(text).toContain(`${name}: ${value}`);
-    }
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+      // The charts and the header panels show those numbers.
+      for (const s of data.series) {
+        const figure = page.locator(`figure.rk-chart[data-algorithm="${s.algorithm}"]`);
+        await expect(figure.locator('figcaption').textContent()).resolves.toContain(`${s.allowed} allowed`);
+        expect(await figure.locator('rect.rk-bar-denied').count()).toBeGreaterThan(0);
+      }
+      for (const h of data.headers) {
+        const text = await page.locator(`.rk-response[data-algorithm="${h.algorithm}"] pre`).textContent();
+        for (const [name, value] of Object.entries(h.headers)) expect(text).toContain(`${name}: ${value}`);
+      }
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+    BROWSER_TIMEOUT,
+  );
 
-  it('follows the controls, keeps the scenario in the URL and restores it on reload; saves a screenshot', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await openSimulator(page, `${server.url}/simulator`);
+  it(
+    'follows the controls, keeps the scenario in the URL and restores it on reload; saves a screenshot',
+    async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await openSimulator(page, `${server.url}/simulator`);
 
-    await page.check('input[name="algorithm-gcra"]');
-    await page.uncheck('input[name="algorithm-sliding-window"]');
-    await page.selectOption('select[name="pattern"]', 'ramp');
-    await page.check('input[name="headers-draft-7"]');
-    for (const [name, value] of [
-      ['limit', '4'],
-      ['window', '2000'],
-      ['burst', '6'],
-      ['rate', '9'],
-      ['duration', '12000'],
-    ] as const) {
-      await page.fill(`input[name="${name}"]`, value);
-      await page.press(`input[name="${name}"]`, 'Tab');
-    }
-    await page.waitForFunction(() => {
-      const el = document.querySelector<HTMLElement>('[data-testid="rk-simulator"]');
-      const s = JSON.parse(el?.dataset.series ?? '{}') as { scenario?: { durationMs?: number } };
-      return s.scenario?.durationMs === 12_000;
-    });
-    // A click on a chart picks the moment whose headers are shown.
-    const chart = page.locator('figure.rk-chart svg').first();
-    const box = await chart.boundingBox();
-    if (box === null) throw new Error('no chart');
-    const before = (await published(page)).at;
-    await chart.click({ position: { x: box.width * 0.75, y: box.height / 2 } });
-    await page.waitForFunction((old) => {
-      const el = document.querySelector<HTMLElement>('[data-testid="rk-simulator"]');
-      return (JSON.parse(el?.dataset.series ?? '{}') as { at?: number }).at !== old;
-    }, before);
+      await page.check('input[name="algorithm-gcra"]');
+      await page.uncheck('input[name="algorithm-sliding-window"]');
+      await page.selectOption('select[name="pattern"]', 'ramp');
+      await page.check('input[name="headers-draft-7"]');
+      for (const [name, value] of [
+        ['limit', '4'],
+        ['window', '2000'],
+        ['burst', '6'],
+        ['rate', '9'],
+        ['duration', '12000'],
+      ] as const) {
+        await page.fill(`input[name="${name}"]`, value);
+        await page.press(`input[name="${name}"]`, 'Tab');
+      }
+      await page.waitForFunction(() => {
+        const el = document.querySelector<HTMLElement>('[data-testid="rk-simulator"]');
+        const s = JSON.parse(el?.dataset.series ?? '{}') as { scenario?: { durationMs?: number } };
+        return s.scenario?.durationMs === 12_000;
+      });
+      // A click on a chart picks the moment whose headers are shown.
+      const chart = page.locator('figure.rk-chart svg').first();
+      const box = await chart.boundingBox();
+      if (box === null) throw new Error('no chart');
+      const before = (await published(page)).at;
+      await chart.click({ position: { x: box.width * 0.75, y: box.height / 2 } });
+      await page.waitForFunction((old) => {
+        const el = document.querySelector<HTMLElement>('[data-testid="rk-simulator"]');
+        return (JSON.parse(el?.dataset.series ?? '{}') as { at?: number }).at !== old;
+      }, before);
 
-    const data = await published(page);
-    expect(data.scenario).toMatchObject({
-      algorithms: ['fixed-window', 'gcra'],
-      limit: 4,
-      windowMs: 2000,
-      burst: 6,
-      pattern: 'ramp',
-      rate: 9,
-      durationMs: 12_000,
-    });
-    expect(data.at).toBeGreaterThan(7000);
-    expect(data.at).toBeLessThan(10_000);
-    await expectSameAsNode(data);
+      const data = await published(page);
+      expect(data.scenario).toMatchObject({
+        algorithms: ['fixed-window', 'gcra'],
+        limit: 4,
+        windowMs: 2000,
+        burst: 6,
+        pattern: 'ramp',
+        rate: 9,
+        durationMs: 12_000,
+      });
+      expect(data.at).toBeGreaterThan(7000);
+      expect(data.at).toBeLessThan(10_000);
+      await expectSameAsNode(data);
 
-    const url = new URL(page.url());
-    expect(Object.fromEntries(url.searchParams)).toMatchObject({
-      algorithms: 'fixed-window,gcra',
-      limit: '4',
-      window: '2000',
-      burst: '6',
-      pattern: 'ramp',
-      at: `${data.at}`,
-      headers: 'legacy,draft-7,draft-8',
-    });
-    await page.reload();
-    await page.locator('[data-testid="rk-simulator"][data-ready="true"]').waitFor();
-    expect(await published(page)).toEqual(data);
-    expect(await page.inputValue('input[name="limit"]')).toBe('4');
+      const url = new URL(page.url());
+      expect(Object.fromEntries(url.searchParams)).toMatchObject({
+        algorithms: 'fixed-window,gcra',
+        limit: '4',
+        window: '2000',
+        burst: '6',
+        pattern: 'ramp',
+        at: `${data.at}`,
+        headers: 'legacy,draft-7,draft-8',
+      });
+      await page.reload();
+      await page.locator('[data-testid="rk-simulator"][data-ready="true"]').waitFor();
+      expect(await published(page)).toEqual(data);
+      expect(await page.inputValue('input[name="limit"]')).toBe('4');
 
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'docs-simulator.png'), fullPage: true });
-    expect(existsSync(join(ARTIFACTS, 'docs-simulator.png'))).toBe(true);
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'docs-simulator.png'), fullPage: true });
+      expect(existsSync(join(ARTIFACTS, 'docs-simulator.png'))).toBe(true);
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+    BROWSER_TIMEOUT,
+  );
 
-  it("renders the guides' charts at build time, from @ratekeeper/core's decisions", async () => {
-    // The HTML as served, before any script runs.
-    const html = await (await fetch(`${server.url}/algorithms`)).text();
-    const charts = [...html.matchAll(/<div class="rk-guide-chart" data-preset="([\w-]+)" data-series="([^"]*)"/g)];
-    expect(charts.map((c) => c[1])).toEqual(['boundary', 'bucket', 'ramp']);
-    for (const [, , attribute] of charts) {
-      const data = JSON.parse(decode(attribute ?? '')) as Omit<Published, 'at' | 'headers'>;
-      await expectSameAsNode({ ...data, at: 0, headerFormats: [], headers: [] });
-    }
-    // Static SVG: one chart per algorithm, bars drawn.
-    expect(html.match(/<figure class="rk-chart"/g)?.length).toBe(7);
-    expect(html).toMatch(/<svg [^>]*viewBox="0 0 640 200"/);
-    expect(html).toContain('class="rk-bar-denied"');
-    // The boundary burst the guide describes: a fixed window lets 2 × limit through around a boundary.
-    const boundary = JSON.parse(decode(charts[0]?.[2] ?? '')) as Published;
-    const fixed = boundary.series.find((s) => s.algorithm === 'fixed-window');
-    const aroundFirstEdge = fixed?.points.filter((p) => p.t >= 9000 && p.t < 11_000 && p.allowed).length;
-    expect(aroundFirstEdge).toBe(20);
-  });
+  it(
+    "renders the guides' charts at build time, from @ratekeeper/core's decisions",
+    async () => {
+      // The HTML as served, before any script runs.
+      const html = await (await fetch(`${server.url}/algorithms`)).text();
+      const charts = [...html.matchAll(/<div class="rk-guide-chart" data-preset="([\w-]+)" data-series="([^"]*)"/g)];
+      expect(charts.map((c) => c[1])).toEqual(['boundary', 'bucket', 'ramp']);
+      for (const [, , attribute] of charts) {
+        const data = JSON.parse(decode(attribute ?? '')) as Omit<Published, 'at' | 'headers'>;
+        await expectSameAsNode({ ...data, at: 0, headerFormats: [], headers: [] });
+      }
+      // Static SVG: one chart per algorithm, bars drawn.
+      expect(html.match(/<figure class="rk-chart"/g)?.length).toBe(7);
+      expect(html).toMatch(/<svg [^>]*viewBox="0 0 640 200"/);
+      expect(html).toContain('class="rk-bar-denied"');
+      // The boundary burst the guide describes: a fixed window lets 2 × limit through around a boundary.
+      const boundary = JSON.parse(decode(charts[0]?.[2] ?? '')) as Published;
+      const fixed = boundary.series.find((s) => s.algorithm === 'fixed-window');
+      const aroundFirstEdge = fixed?.points.filter((p) => p.t >= 9000 && p.t < 11_000 && p.allowed).length;
+      expect(aroundFirstEdge).toBe(20);
+    },
+    BROWSER_TIMEOUT,
+  );
 
-  it('finds guides, package pages and API symbols with the local search, offline', async () => {
-    const page = await browser.newPage();
-    const external: string[] = [];
-    page.on('request', (request) => {
-      if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) external.push(request.url());
-    });
-    await page.goto(`${server.url}/`);
-    await page.locator('.VPNavBarSearch button').first().click();
-    for (const [query, expected] of [
-      ['sliding log', 'Choosing an algorithm'],
-      ['rateLimitPlugin', '@ratekeeper/fastify'],
-      ['Sentinel', 'Redis'],
-    ] as const) {
-      await page.locator('.VPLocalSearchBox input').fill(query);
-      await expect(page.locator('#localsearch-list').getByText(expected).first().waitFor()).resolves.toBeUndefined();
-    }
-    expect(external).toEqual([]);
-    await page.close();
-  });
+  it(
+    'finds guides, package pages and API symbols with the local search, offline',
+    async () => {
+      const page = await browser.newPage();
+      const external: string[] = [];
+      page.on('request', (request) => {
+        if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) external.push(request.url());
+      });
+      await page.goto(`${server.url}/`);
+      await page.locator('.VPNavBarSearch button').first().click();
+      for (const [query, expected] of [
+        ['sliding log', 'Choosing an algorithm'],
+        ['rateLimitPlugin', '@ratekeeper/fastify'],
+        ['Sentinel', 'Redis'],
+      ] as const) {
+        await page.locator('.VPLocalSearchBox input').fill(query);
+        await expect(page.locator('#localsearch-list').getByText(expected).first().waitFor()).resolves.toBeUndefined();
+      }
+      expect(external).toEqual([]);
+      await page.close();
+    },
+    BROWSER_TIMEOUT,
+  );
 
   it('has no dead links: every internal link and anchor resolves, every repository link names a file', () => {
     const files = htmlFiles(dist);
