@@ -9,4 +9,5 @@ export {
   replaySafeClusterOptions,
   replaySafeRedisOptions,
 } from './stores/redis/client';
+export type { LeaseOptions } from './stores/redis/lease/options';
 export { type RedisClock, RedisStore, type RedisStoreOptions } from './stores/redis/redis-store';
