@@ -27,7 +27,6 @@ type Op = 'consume' | 'peek';
 
 /** One call seen by a `ratekeeper:decision` subscriber: exists only while someone subscribes. */
 interface Observation {
-  readonly t0: number;
   source: DecisionSource;
 }
 
@@ -81,19 +80,24 @@ export class StoreGuard {
   run(op: Op, key: string, cost: number, now: number): Decision | Promise<Decision> {
     // Nobody listening (the common case) costs one property read.
     if (!decisionChannel.hasSubscribers) return this.#run(op, key, cost, now, undefined);
-    const seen: Observation = { t0: performance.now(), source: 'store' };
+    const seen: Observation = { source: 'store' };
     const d = this.#run(op, key, cost, now, seen);
+    // A decision made in the process did no I/O: it is not timed (a clock read costs about as much
+    // as the decision). An asynchronous answer is timed from the moment the call returned, which
+    // the command was written in: the wait for the store is what the time measures.
     if (!isPromise(d)) {
-      this.#publish(op, key, cost, d, seen, false);
+      this.#publish(op, key, cost, d, seen, -1);
       return d;
     }
+    const t0 = performance.now();
     return d.then((decision) => {
-      this.#publish(op, key, cost, decision, seen, true);
+      this.#publish(op, key, cost, decision, seen, t0);
       return decision;
     });
   }
 
-  #publish(op: Op, key: string, cost: number, decision: Decision, seen: Observation, async: boolean): void {
+  /** `t0`: when the asynchronous call was made; -1 for a decision made synchronously. */
+  #publish(op: Op, key: string, cost: number, decision: Decision, seen: Observation, t0: number): void {
     const rules = this.#o.rules;
     // The names are the same for every decision of these rules: build the array once.
     if (this.#namesOf !== rules) {
@@ -112,8 +116,8 @@ export class StoreGuard {
       rule: decision.rule.name,
       remaining: decision.remaining,
       retryAfterMs: decision.retryAfterMs,
-      durationMs: performance.now() - seen.t0,
-      async,
+      durationMs: t0 < 0 ? 0 : performance.now() - t0,
+      async: t0 >= 0,
       decision,
     });
   }

@@ -34,7 +34,11 @@ export interface DecisionEvent {
   readonly rule: string;
   readonly remaining: number;
   readonly retryAfterMs: number;
-  /** Milliseconds from sending to the store to its answer (or to the policy's, after a failure). */
+  /**
+   * Milliseconds from sending to the store to its answer (or to the policy's, after a failure); 0
+   * for a decision made synchronously in the process (`async: false`), which does no I/O and is not
+   * timed.
+   */
   readonly durationMs: number;
   /**
    * True when the answer came back asynchronously (a network store such as Redis, or a timeout);

@@ -87,8 +87,39 @@ describe('diagnostics channels', () => {
     ]);
     for (const e of events) {
       expect(e.rules).toEqual(['burst', 'hourly']);
-      expect(e.durationMs).toBeGreaterThanOrEqual(0);
+      // The memory store decides in the process: no I/O, not timed.
+      expect(e.async).toBe(false);
+      expect(e.durationMs).toBe(0);
       expect(e.decision.allowed).toBe(e.allowed);
+    }
+  });
+
+  it('times a decision an asynchronous store answered, from the call to its answer', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    try {
+      const inner = new MemoryStore();
+      // A network store's shape: the answer comes 7 ms after the call.
+      const slow: Store = {
+        bind(rules, prefix) {
+          const bound = inner.bind(rules, prefix);
+          const later = <T>(v: T) => new Promise<T>((resolve) => setTimeout(() => resolve(v), 7));
+          return {
+            consume: (key, cost, now) => later(bound.consume(key, cost, now)),
+            peek: (key, now) => later(bound.peek(key, now)),
+            refund: (key, cost, now, at) => bound.refund(key, cost, now, at),
+            reset: (key) => bound.reset(key),
+          };
+        },
+      };
+      const limiter = createLimiter({ name: 'remote', limit: 5, window: '1m', store: slow });
+      const events = await collect<DecisionEvent>(CHANNELS.decision, async () => {
+        const pending = limiter.consume('k');
+        await jest.advanceTimersByTimeAsync(7);
+        await pending;
+      });
+      expect(events.map((e) => [e.async, e.durationMs, e.outcome])).toEqual([[true, 7, 'allowed']]);
+    } finally {
+      jest.useRealTimers();
     }
   });
 
