@@ -102,7 +102,7 @@ describe('diagnostics channels', () => {
       const slow: Store = {
         bind(rules, prefix) {
           const bound = inner.bind(rules, prefix);
-          const later = <T>(v: T) => new Promise<T>((resolve) => setTimeout(() => resolve(v), 7));
+          const later = <T>(v: T | PromiseLike<T>) => new Promise<T>((resolve) => setTimeout(() => resolve(v), 7));
           return {
             consume: (key, cost, now) => later(bound.consume(key, cost, now)),
             peek: (key, now) => later(bound.peek(key, now)),
