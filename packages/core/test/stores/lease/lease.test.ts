@@ -15,7 +15,7 @@ const slotLease = (n: number, b0: number, limit = 10, windowMs = 10_000): Lease 
   t0: 1000,
   l0: 1000,
   end: Number.POSITIVE_INFINITY,
-  rules: [{ slot: true, limit, windowMs, b0, state: '0 0', remaining: 0, resetMs: 0 }],
+  rules: [{ slot: true, limit, windowMs, b0, reserved: 0, state: '0 0', remaining: 0, resetMs: 0 }],
 });
 
 describe('lease bookkeeping', () => {
@@ -112,7 +112,7 @@ class FakeRedis implements LeaseRemote {
         at: now,
         granted: 0,
         repaired: 0,
-        rules: [{ allowed: 0, remaining: left, resetMs: reset, retryAfterMs: reset, b0: 0, state: '0 0' }],
+        rules: [{ allowed: 0, remaining: left, resetMs: reset, retryAfterMs: reset, b0: 0, state: '0 0', reserved: 0 }],
       };
     }
     w.count += g;
@@ -120,7 +120,7 @@ class FakeRedis implements LeaseRemote {
       at: now,
       granted: g,
       repaired: 0,
-      rules: [{ allowed: 1, remaining: left - g, resetMs: reset, retryAfterMs: 0, b0: 0, state: '0 0' }],
+      rules: [{ allowed: 1, remaining: left - g, resetMs: reset, retryAfterMs: 0, b0: 0, state: '0 0', reserved: 0 }],
     };
   }
 

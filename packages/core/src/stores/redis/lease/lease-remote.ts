@@ -67,10 +67,10 @@ export class RedisLeaseRemote implements LeaseRemote {
     args.push(this.#clientClock ? now : 0, want, cost, want > 0 ? this.#s.deadline() : -1);
     if (give === undefined) {
       args.push(0, 0, 0);
-      for (let i = 0; i < heads.length; i++) args.push(0, '');
+      for (let i = 0; i < heads.length; i++) args.push(0, '', 0);
     } else {
       args.push(give.n, give.spent, give.t0);
-      for (const r of give.rules) args.push(r.b0, r.state);
+      for (const r of give.rules) args.push(r.b0, r.state, r.reserved);
     }
     const connection = this.#s.connection;
     const send = (): Promise<unknown> =>

@@ -15,9 +15,10 @@ export const LEASE_TWINS: Readonly<Partial<Record<ResolvedRule['algorithm'], Lea
 /** Most rules of one leasing limiter: each rule takes about ten of the 200 locals Lua allows. */
 export const MAX_LEASE_RULES = 16;
 
-// Fixed ARGV slots; each rule i then has ARGV[7 + 2i − 1] (b0 of the old lease) and ARGV[7 + 2i]
-// (the state string it wrote).
+// Fixed ARGV slots; each rule i then has three: the old lease's b0, the state string it wrote and
+// the refill it reserved.
 const FIXED_ARGS = 7;
+const RULE_ARGS = 3;
 
 /**
  * Builds the lease script of one limiter's rules (all of them leasing algorithms). One call first
@@ -28,11 +29,12 @@ const FIXED_ARGS = 7;
  * - `KEYS[i]`: rule i's state key (as the plain scripts').
  * - `ARGV[1]`: now (client clock; else unused); `ARGV[2]`: want (0: only give back);
  *   `ARGV[3]`: cost; `ARGV[4]`: deadline (−1: none); `ARGV[5]`, `ARGV[6]`, `ARGV[7]`: the old
- *   lease's units, units spent, grant time (0 0 0: none); per rule two more (see `FIXED_ARGS`).
+ *   lease's units, units spent, grant time (0 0 0: none); per rule three more (see `FIXED_ARGS`).
  *
  * Reply: the repair count when `want` is 0; `'-1'` past the deadline; else one string,
- * `now g` then per rule `allowed remaining reset retry b0 state₁ state₂` (remaining: what Redis has
- * left after the grant; `b0` and the state: what the lease must send back to give units back).
+ * `now g` then per rule `allowed remaining reset retry b0 state₁ state₂ reserved` (remaining: what
+ * Redis has left after the grant; `b0`, the state and the reserve: what the lease must send back to
+ * give units back).
  * @internal
  */
 export function buildLeaseScript(rules: readonly ResolvedRule[], clock: ScriptClock, slackMs: number): string {
@@ -42,8 +44,9 @@ export function buildLeaseScript(rules: readonly ResolvedRule[], clock: ScriptCl
     W: r.windowMs,
     L: r.limit,
     B: r.burst,
-    b0Arg: `ARGV[${FIXED_ARGS + 2 * index + 1}]`,
-    stArg: `ARGV[${FIXED_ARGS + 2 * index + 2}]`,
+    b0Arg: `ARGV[${FIXED_ARGS + RULE_ARGS * index + 1}]`,
+    stArg: `ARGV[${FIXED_ARGS + RULE_ARGS * index + 2}]`,
+    rvArg: `ARGV[${FIXED_ARGS + RULE_ARGS * index + 3}]`,
   }));
   const twin = (r: ResolvedRule): LeaseTwin => {
     const t = LEASE_TWINS[r.algorithm];
@@ -55,8 +58,8 @@ export function buildLeaseScript(rules: readonly ResolvedRule[], clock: ScriptCl
       ? 'local now = tonumber(ARGV[1])'
       : `local now\ndo\n  local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000 + floor(tonumber(tm[2]) / 1000)\nend`;
   const perRule = (r: LeaseRuleCode): string => `a${r.i}, rm${r.i}, rs${r.i}, rt${r.i}`;
-  const granted = code.map((r) => `sfmt('%d %d %d %d %d %s', 1, rm${r.i}, rs${r.i}, 0, b${r.i}, st${r.i})`);
-  const denied = code.map((r) => `sfmt('%d %d %d %d 0 0 0', ${perRule(r)})`);
+  const granted = code.map((r) => `sfmt('%d %d %d %d %d %s %d', 1, rm${r.i}, rs${r.i}, 0, b${r.i}, st${r.i}, rv${r.i})`);
+  const denied = code.map((r) => `sfmt('%d %d %d %d 0 0 0 0', ${perRule(r)})`);
   return `local INF = -1
 local floor, ceil, sfmt, tonumber, type = math.floor, math.ceil, string.format, tonumber, type
 local REPAIRED = 0
@@ -87,10 +90,12 @@ export interface LeaseRuleReply {
   remaining: number;
   resetMs: number;
   retryAfterMs: number;
-  /** The backlog before the grant (× limit), for slot algorithms. */
+  /** The backlog before the grant's first unit (× limit, its reserve included), for slot algorithms. */
   b0: number;
   /** The state string the grant wrote (slot algorithms), to give units back only onto it. */
   state: string;
+  /** Refill the grant reserved before its units (× limit; slot algorithms). */
+  reserved: number;
 }
 
 /** A lease reply, decoded. @internal */
@@ -110,7 +115,7 @@ export function decodeLeaseReply(reply: unknown, ruleCount: number): LeaseReply 
   if (typeof reply !== 'string') throw new Error(`unexpected lease reply: ${String(reply)}`);
   const p = reply.split(' ');
   const rules: LeaseRuleReply[] = [];
-  for (let i = 0, j = 3; i < ruleCount; i++, j += 7) {
+  for (let i = 0, j = 3; i < ruleCount; i++, j += 8) {
     rules.push({
       allowed: Number(p[j]),
       remaining: Number(p[j + 1]),
@@ -118,6 +123,7 @@ export function decodeLeaseReply(reply: unknown, ruleCount: number): LeaseReply 
       retryAfterMs: Number(p[j + 3]),
       b0: Number(p[j + 4]),
       state: `${p[j + 5]} ${p[j + 6]}`,
+      reserved: Number(p[j + 7]),
     });
   }
   return { at: Number(p[0]), granted: Number(p[1]), repaired: Number(p[2]), rules };

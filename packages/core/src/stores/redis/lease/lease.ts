@@ -32,8 +32,10 @@ export interface LeaseRuleState {
   readonly slot: boolean;
   readonly limit: number;
   readonly windowMs: number;
-  /** Backlog before the grant, × limit (slot rules). */
+  /** Backlog before the grant's first unit, × limit, its reserve included (slot rules). */
   readonly b0: number;
+  /** Refill the grant reserved before its units, × limit (slot rules). */
+  readonly reserved: number;
   /** The state string the grant wrote (slot rules): units go back only onto exactly that. */
   readonly state: string;
   /** Units Redis had left after the grant. */
@@ -49,7 +51,16 @@ export function leaseFrom(rules: readonly ResolvedRule[], reply: LeaseReply, cos
     const x = reply.rules[i] as LeaseReply['rules'][number];
     const slot = r.algorithm !== 'fixed-window';
     if (!slot) end = Math.min(end, Math.floor(reply.at / r.windowMs) * r.windowMs + r.windowMs);
-    return { slot, limit: r.limit, windowMs: r.windowMs, b0: x.b0, state: x.state, remaining: x.remaining, resetMs: x.resetMs };
+    return {
+      slot,
+      limit: r.limit,
+      windowMs: r.windowMs,
+      b0: x.b0,
+      reserved: x.reserved,
+      state: x.state,
+      remaining: x.remaining,
+      resetMs: x.resetMs,
+    };
   });
   return { n: reply.granted, spent: cost, t0: reply.at, l0, end, rules: states };
 }

@@ -6,7 +6,16 @@ import { Redis } from 'ioredis';
 import { createLimiter } from '../../../../src/index';
 import { RedisStore, replaySafeRedisOptions } from '../../../../src/redis';
 
-const [mode, port, prefix, algorithm, limit, windowMs, size, requests] = process.argv.slice(2) as [string, string, string, string, string, string, string, string];
+const [mode, port, prefix, algorithm, limit, windowMs, size, requests] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const client = new Redis({ host: '127.0.0.1', port: Number(port), ...replaySafeRedisOptions });
 await client.ping();
 const store = new RedisStore({ client, timeoutMs: 5000, lease: { size: Number(size), ttl: '1m' } });

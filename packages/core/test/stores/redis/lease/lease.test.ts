@@ -168,6 +168,28 @@ describe('window turns and expiry (client clock)', () => {
   });
 });
 
+describe('fast buckets: a grant reserves refill time, so leased units outlive their microsecond slots', () => {
+  test.each(['token-bucket', 'gcra'] as const)('%s, 1e9 per minute', async (algorithm) => {
+    const clock = { t: T0 };
+    const prefix = uniquePrefix('fast');
+    // One unit every 60 ns: a lease of 1,000 spans 60 µs of refill, less than a millisecond.
+    const rule = { limit: 1e9, window: 60_000, algorithm };
+    const [p] = processes(redis, 1, rule, 1000, clock, prefix) as [Proc];
+    expect((await p.limiter.consume('k')).allowed).toBe(true);
+    const [key] = await redis.keys(`${prefix}*`);
+    const granted = await redis.get(key as string);
+    clock.t += 99; // the grant topped the backlog up to 100 ms of refill: every unit still valid
+    let local = 0;
+    for (let i = 0; i < 999; i++) {
+      const r = p.limiter.consume('k');
+      if ((await r).allowed) local++;
+    }
+    expect(local).toBe(999);
+    expect(await redis.get(key as string)).toBe(granted); // all spent locally: no refill
+    await p.store.close();
+  });
+});
+
 describe('Cluster', () => {
   let cluster: Cluster;
   beforeAll(() => {

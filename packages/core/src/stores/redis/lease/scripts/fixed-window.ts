@@ -44,5 +44,5 @@ if c${i} == 0 then
   redis.call('PEXPIRE', ${k}, sfmt('%d', s${i} + ${W} - now + SLACK))
 end
 rm${i} = g${i} - g
-local b${i}, st${i} = 0, '0 0'`,
+local b${i}, st${i}, rv${i} = 0, '0 0', 0`,
 };

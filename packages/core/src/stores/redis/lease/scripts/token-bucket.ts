@@ -1,5 +1,5 @@
 import { CORRUPT, FIRST } from '../../scripts/snippets';
-import type { LeaseRuleCode, LeaseTwin } from './types';
+import { type LeaseRuleCode, type LeaseTwin, reserveTarget } from './types';
 
 // The bucket of `k` refilled to `now` into ts<i>, tk<i> (tokens × W; a full bucket when absent or
 // foreign).
@@ -33,19 +33,23 @@ end`;
  * spent until the bucket, drained by the lease, would have refilled past it: `t0 + (b0 + j·W) / L`
  * (b0: tokens missing before the grant, × W), the same deadline as GCRA's slot. Unspent units go
  * back only when the bucket is exactly as the lease left it (no other process charged it since):
- * then the lease is undone as if it had been smaller.
+ * then the lease is undone as if it had been smaller. A grant reserves refill time before its
+ * units as GCRA's does (see `GCRA_LEASE`).
  * @internal
  */
 export const TOKEN_BUCKET_LEASE: LeaseTwin = {
-  give: ({ i, k, W, L, B, b0Arg, stArg }: LeaseRuleCode) => `do -- give back to rule ${i}
+  give: ({ i, k, W, L, B, b0Arg, stArg, rvArg }: LeaseRuleCode) => `do -- give back to rule ${i}
   local v = redis.pcall('GET', ${k})
   if type(v) == 'string' and v == ${stArg} then
     local ex = floor(((now - ot0) * ${L} - tonumber(${b0Arg})) / ${W})
     if ex < ok then ex = ok end
-    local u = on - ex
-    if u > 0 then
+    local back = 0
+    if on > ex then back = (on - ex) * ${W} end
+    -- Nothing of this lease was admitted: it is undone whole, its reserve included.
+    if ok == 0 then back = on * ${W} + tonumber(${rvArg}) end
+    if back > 0 then
       ${LOAD('', k, W, L, B)}
-      local n = tk + u * ${W}
+      local n = tk + back
       if n > ${B * W} then n = ${B * W} end
       local _s
       ${STORE(k, 'ts', 'n', W, L, B, '_s')}
@@ -59,7 +63,10 @@ if tk${i} < cost * ${W} then
   a${i}, rt${i} = 0, INF
   if cost <= ${B} then rt${i} = ceil((cost * ${W} - tk${i}) / ${L}) end
 end`,
-  take: ({ i, k, W, L, B }: LeaseRuleCode) => `local b${i}, st${i} = ${B * W} - tk${i}, nil
-${STORE(k, `ts${i}`, `tk${i} - g * ${W}`, W, L, B, `st${i}`)}
-rm${i}, rs${i} = g${i} - g, ceil((${B * W} - tk${i} + g * ${W}) / ${L})`,
+  take: ({ i, k, W, L, B }: LeaseRuleCode) => `local rv${i} = ${reserveTarget(W, L, B)} - (${B * W} - tk${i}) - g * ${W}
+if rv${i} > tk${i} - g * ${W} then rv${i} = tk${i} - g * ${W} end
+if rv${i} < 0 then rv${i} = 0 end
+local b${i}, st${i} = ${B * W} - tk${i} + rv${i}, nil
+${STORE(k, `ts${i}`, `tk${i} - g * ${W} - rv${i}`, W, L, B, `st${i}`)}
+rm${i}, rs${i} = floor((tk${i} - g * ${W} - rv${i}) / ${W}), ceil((${B * W} - tk${i} + g * ${W} + rv${i}) / ${L})`,
 };

@@ -19,8 +19,9 @@ export interface LeaseTwin {
   evaluate(r: LeaseRuleCode): string;
   /**
    * Charges `g` units to rule `r` (every rule granted at least `g`), setting `rs<i>` to its reset
-   * after the grant, `b<i>` to the backlog before it (× limit; 0 for windows) and `st<i>` to the
-   * state string written (`'0 0'` for windows).
+   * after the grant, `b<i>` to the backlog before its first unit (× limit, the reserve included; 0
+   * for windows), `rv<i>` to the refill it reserved (0 for windows) and `st<i>` to the state string
+   * written (`'0 0'` for windows).
    */
   take(r: LeaseRuleCode): string;
 }
@@ -37,4 +38,18 @@ export interface LeaseRuleCode {
   /** ARGV holding the old lease's backlog before its grant and the state it wrote (slot algorithms). */
   readonly b0Arg: string;
   readonly stArg: string;
+  /** ARGV holding the refill the old lease reserved (× limit; slot algorithms). */
+  readonly rvArg: string;
+}
+
+/**
+ * Bucket leases keep their units valid for at least this long: a grant tops the backlog up to this
+ * much refill (see `GCRA_LEASE`).
+ * @internal
+ */
+export const LEASE_HORIZON_MS = 100;
+
+/** The backlog (× limit) a bucket grant tops up to: {@link LEASE_HORIZON_MS} of refill, at most a tenth of the capacity. @internal */
+export function reserveTarget(W: number, L: number, B: number): number {
+  return Math.min(LEASE_HORIZON_MS * L, Math.floor((B * W) / 10));
 }
