@@ -191,6 +191,10 @@ class Concurrency implements ConcurrencyLimiter {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const k = this.#lineOf(key);
+    // maxWaitMs 0 never waits, so not behind others either: with a line ahead, refuse now (as tryAcquire).
+    if (maxWait === 0 && k.line.size > 0) {
+      return Promise.reject(new RateLimitError(this.#refusal(this.#pollMs), `No concurrency slot free (max ${this.max}; others wait)`));
+    }
     if (k.line.size >= this.#maxQueue) {
       return Promise.reject(
         new RateLimitError(this.#refusal(this.#pollMs), `Concurrency line for this key is full (${this.#maxQueue} waiting)`),

@@ -128,9 +128,16 @@ export function createCaller<This, Args extends unknown[], R>(
     ...(base.onWait ? { onWait: base.onWait } : {}),
   };
 
-  /** Waits for the rate's turn, runs `fn`, refunds by `refundIf`. */
-  async function run(self: This, fn: (this: This, ...args: Args) => R | PromiseLike<R>, args: Args, k: string, c: number) {
-    const acquired: Acquired = await limiter.acquire(k, { ...acquireBase, cost: c });
+  /** Waits for the rate's turn (at most `maxWait`), runs `fn`, refunds by `refundIf`. */
+  async function run(
+    self: This,
+    fn: (this: This, ...args: Args) => R | PromiseLike<R>,
+    args: Args,
+    k: string,
+    c: number,
+    maxWait = acquireBase.maxWaitMs,
+  ) {
+    const acquired: Acquired = await limiter.acquire(k, { ...acquireBase, maxWaitMs: maxWait, cost: c });
     let value: R;
     try {
       value = await fn.apply(self, args);
@@ -150,16 +157,21 @@ export function createCaller<This, Args extends unknown[], R>(
       const c = typeof cost === 'function' ? cost.apply(self, args) : cost;
       if (slots.length === 0) return run(self, fn, args, k, c);
       // The slots first, then the rate's turn: the rate paces starts, the slots bound what runs at once.
+      // One maxWaitMs covers every wait (as allOf's acquire): each step gets what the earlier ones left.
       const leases: Lease[] = [];
+      const start = limiter.now();
+      const left = () => Math.max(0, acquireBase.maxWaitMs - (limiter.now() - start));
       try {
-        for (const s of slots)
+        for (const s of slots) {
+          const wait = left();
           leases.push(
             await s.acquire(k, {
               ...(acquireBase.signal ? { signal: acquireBase.signal } : {}),
-              ...(Number.isFinite(acquireBase.maxWaitMs) ? { maxWaitMs: acquireBase.maxWaitMs } : {}),
+              ...(Number.isFinite(wait) ? { maxWaitMs: wait } : {}),
             }),
           );
-        return await run(self, fn, args, k, c);
+        }
+        return await run(self, fn, args, k, c, left());
       } finally {
         await Promise.all(leases.map((l) => l.release()));
       }

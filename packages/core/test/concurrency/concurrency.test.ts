@@ -170,3 +170,26 @@ describe('createConcurrencyLimiter (memory)', () => {
     expect(() => createConcurrencyLimiter({ max: 1, store: new MemoryStore() })).not.toThrow();
   });
 });
+
+describe('createConcurrencyLimiter: maxWaitMs 0 behind other waiters', () => {
+  it('refuses at once when others already wait for the key (it would wait for them)', async () => {
+    const limiter = createConcurrencyLimiter({ max: 1, now });
+    const held = await limiter.acquire('k');
+    const ahead = limiter.acquire('k');
+    let outcome = 'pending';
+    const zero = limiter.acquire('k', { maxWaitMs: 0 }).then(
+      (lease) => {
+        outcome = 'granted';
+        return lease.release();
+      },
+      (e: unknown) => {
+        outcome = isRateLimitError(e) ? 'refused' : String(e);
+      },
+    );
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(outcome).toBe('refused');
+    await held.release();
+    await (await ahead).release();
+    await zero;
+  });
+});

@@ -185,3 +185,68 @@ describe('allOf(rateLimiter, concurrencyLimiter)', () => {
     expect(() => allOf(slots, {} as never)).toThrow(/allOf\(\.\.\.limiters\)\[1\]/);
   });
 });
+
+describe('allOf(rate, concurrency): review cases', () => {
+  it('throttle({ limiter: gated, maxWaitMs }) counts the slot wait in the budget, as gateway.acquire does', async () => {
+    // Same timeline as acquire's budget test: 200 ms for the slot, then 200 ms for the next token.
+    const slots = createConcurrencyLimiter({ max: 1, now });
+    const rate = createLimiter({ limit: 5, window: '1s', algorithm: 'token-bucket', burst: 1, now });
+    const gateway = allOf(rate, slots);
+    const lease = await slots.acquire('throttle');
+    const call = throttle(async () => 'ran', { limiter: gateway, maxWaitMs: 300 });
+    const outcome = call().then(
+      () => 'granted',
+      (e: unknown) => (e instanceof RateLimitError ? 'refused' : String(e)),
+    );
+    await jest.advanceTimersByTimeAsync(200);
+    expect((await rate.consume('throttle')).allowed).toBe(true);
+    await lease.release();
+    await jest.advanceTimersByTimeAsync(400);
+    expect(await outcome).toBe('refused');
+    expect(await slots.tryAcquire('throttle')).toBeDefined();
+  });
+
+  it('throttle(fn, { concurrency, maxWaitMs }) shares one budget between the slot and the rate too', async () => {
+    const rate = createLimiter({ limit: 5, window: '1s', algorithm: 'token-bucket', burst: 1, now });
+    const slots = createConcurrencyLimiter({ max: 1, now });
+    const lease = await slots.acquire('throttle');
+    const call = throttle(async () => 'ran', { limiter: rate, concurrency: slots, maxWaitMs: 300 });
+    const outcome = call().then(
+      () => 'granted',
+      (e: unknown) => (e instanceof RateLimitError ? 'refused' : String(e)),
+    );
+    await jest.advanceTimersByTimeAsync(200);
+    expect((await rate.consume('throttle')).allowed).toBe(true);
+    await lease.release();
+    await jest.advanceTimersByTimeAsync(400);
+    expect(await outcome).toBe('refused');
+  });
+
+  it('a spent budget refuses at once at the next concurrency member, even with waiters ahead there', async () => {
+    const first = createConcurrencyLimiter({ max: 1, now });
+    const second = createConcurrencyLimiter({ max: 1, now });
+    const gateway = allOf(createLimiter({ limit: 100, window: '1m', now }), first, second);
+    const a = await first.acquire('k');
+    const b = await second.acquire('k');
+    const ahead = second.acquire('k'); // another caller waits for the second slot, unbounded
+    const outcome = gateway.acquire('k', { maxWaitMs: 100 }).then(
+      () => 'granted',
+      (e: unknown) => (e instanceof RateLimitError ? 'refused' : String(e)),
+    );
+    await jest.advanceTimersByTimeAsync(99);
+    jest.setSystemTime(Date.now() + 1); // the clock reaches the budget's end before the timer fires
+    await a.release(); // the first slot frees just as the budget runs out
+    await jest.advanceTimersByTimeAsync(1000);
+    // The budget is spent: it must not wait behind `ahead` for as long as `b` is held.
+    let settled = false;
+    void outcome.then(() => {
+      settled = true;
+    });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(settled).toBe(true);
+    expect(await outcome).toBe('refused');
+    expect(await first.tryAcquire('k')).toBeDefined(); // and the first slot was given back
+    await b.release();
+    await (await ahead).release();
+  });
+});
