@@ -11,7 +11,7 @@ import {
   type PrometheusContentType,
   type Registry,
 } from 'prom-client';
-import { DecisionTallies } from './tallies';
+import { type DecisionLabels, DecisionTallies } from './tallies';
 
 /** A prom-client registry, in either exposition format (Prometheus text or OpenMetrics). */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
@@ -181,6 +181,10 @@ function create(registry: MetricsRegistry, prefix: string, buckets: readonly num
   const [decisionsName = '', durationName = '', errorsName = '', recoveriesName = ''] = names;
   // `registers: []`, then registerMetric: nothing is registered until every metric could be built.
   const tallies = new DecisionTallies();
+  // What each series has been given so far. Only the increase since the last scrape is added: the
+  // counter's own value stays the sum, so `reset()` (`registry.resetMetrics()`) zeroes it like every
+  // other counter, instead of the next scrape restoring the whole tally.
+  const copied = new Map<DecisionLabels, number>();
   const decisions = new Counter({
     name: decisionsName,
     help: 'Rate-limit decisions, by outcome (allowed, limited, failed_open, failed_closed, fallback), binding rule and limiter.',
@@ -188,9 +192,12 @@ function create(registry: MetricsRegistry, prefix: string, buckets: readonly num
     registers: [],
     // Counted in plain numbers per decision, copied in at each scrape.
     collect() {
-      this.reset();
       tallies.each((n, labels) => {
-        this.inc(labels, n);
+        const before = copied.get(labels) ?? 0;
+        if (n > before) {
+          this.inc(labels, n - before);
+          copied.set(labels, n);
+        }
       });
     },
   });

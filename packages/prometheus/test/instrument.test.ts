@@ -292,3 +292,22 @@ describe('instrument()', () => {
     expect((error as Error).message).toMatch(message);
   });
 });
+
+describe('decisions_total and prom-client resets', () => {
+  it('registry.resetMetrics() zeroes decisions_total as it does every counter; later decisions count from 0', async () => {
+    const registry = new Registry();
+    track(instrument({ registry }));
+    const limiter = createLimiter({ name: 'reset-me', limit: 1, window: '1m', now: manualClock().now });
+    await limiter.consume('a');
+    await limiter.consume('a');
+    expect(total(await scrape(registry), DECISIONS, { limiter: 'reset-me' })).toBe(2);
+    registry.resetMetrics();
+    expect(total(await scrape(registry), DECISIONS, { limiter: 'reset-me' })).toBe(0);
+    await limiter.consume('a');
+    const after = await scrape(registry);
+    expect(total(after, DECISIONS, { limiter: 'reset-me', outcome: 'limited' })).toBe(1);
+    expect(total(after, DECISIONS, { limiter: 'reset-me', outcome: 'allowed' })).toBe(0);
+    // Scraping twice counts nothing twice.
+    expect(total(await scrape(registry), DECISIONS, { limiter: 'reset-me' })).toBe(1);
+  });
+});
