@@ -39,7 +39,16 @@ export interface Recorder {
   recover(event: RecoverEvent): void;
 }
 
-const recorders = new WeakMap<MeterProvider, Recorder>();
+/**
+ * The recorders, per provider, of every copy of this package in the process (ESM and CommonJS, or
+ * two installed versions), through a global symbol: a copy's own map would let a second copy that
+ * replaces the first observe its own tallies (from 0) for the same series beside the first copy's
+ * callback, and the cumulative count would drop. Versioned, in case `Recorder` ever changes.
+ */
+const RECORDERS = Symbol.for('@ratekeeper/otel:recorders@1');
+const shared = globalThis as { [RECORDERS]?: WeakMap<MeterProvider, Recorder> };
+shared[RECORDERS] ??= new WeakMap();
+const recorders: WeakMap<MeterProvider, Recorder> = shared[RECORDERS];
 
 /**
  * The recorder of `provider`'s ratekeeper meter, created once per provider: the decision counter
