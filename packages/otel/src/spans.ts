@@ -34,8 +34,10 @@ export function annotateSpan(e: DecisionEvent): void {
     'ratekeeper.cost': e.cost,
   };
   const before = seen.get(span);
-  // Both events of a pair are timed on one clock, so their order holds.
-  const at = performance.timeOrigin + performance.now();
+  // Both events of a pair are timed on one clock, so their order holds. A performance timestamp, not
+  // an epoch one: the SDK maps it onto the span's own clock (anchored to Date.now at its start), as it
+  // does an event without a time; timeOrigin + now() drifts from that clock in a long-lived process.
+  const at = performance.now();
   if (before === undefined) {
     seen.set(span, { attributes, at });
   } else {

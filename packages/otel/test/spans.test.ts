@@ -117,3 +117,29 @@ describe('span attributes', () => {
     expect(unsampled.isRecording()).toBe(false);
   });
 });
+
+describe('span event times', () => {
+  it("are on the span's own clock: inside the span even when the monotonic clock has drifted from Date.now", async () => {
+    // A long-running process: performance.timeOrigin + performance.now() runs 60 s ahead of the wall clock
+    // (the monotonic clock does not follow NTP steps). The SDK corrects performance timestamps per span.
+    const realOrigin = performance.timeOrigin;
+    Object.defineProperty(performance, 'timeOrigin', { value: realOrigin + 60_000, configurable: true });
+    try {
+      const limiter = createLimiter({ name: 'drift', limit: 5, window: '1m', now: manualClock().now });
+      const span = await inSpan('drifted', async () => {
+        await limiter.consume('k');
+        await limiter.consume('k');
+      });
+      const ms = ([s, ns]: readonly [number, number]) => s * 1e3 + ns / 1e6;
+      expect(span.events).toHaveLength(2);
+      for (const e of span.events) {
+        expect(ms(e.time)).toBeGreaterThanOrEqual(ms(span.startTime) - 1);
+        expect(ms(e.time)).toBeLessThanOrEqual(ms(span.endTime) + 1);
+      }
+    } finally {
+      // The own property shadows the prototype's getter: removing it restores the real one.
+      delete (performance as { timeOrigin?: number }).timeOrigin;
+      expect(performance.timeOrigin).toBe(realOrigin);
+    }
+  });
+});
