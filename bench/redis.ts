@@ -8,8 +8,9 @@
 // Contenders alternate across rounds; medians (and per-round values) are reported. Besides
 // throughput (noisy on shared machines) it reports per-decision Redis commands (INFO commandstats,
 // Lua-internal included), Redis CPU, client CPU and bytes: the steadier figures.
-// Then the concurrency slots benchmark (bench/redis-slots.ts: acquire+release vs Bottleneck's Redis mode).
-// Run: pnpm bench:redis [--rounds 3] [--decisions 200000] [--quick] [--only id,id|slots] [--no-pin] [--no-slots] [--list]
+// Then the concurrency slots benchmark (bench/redis-slots.ts: acquire+release vs Bottleneck's Redis mode)
+// and lease mode (bench/redis-lease.ts: 4 client processes, a hot key and 10,000 cold keys).
+// Run: pnpm bench:redis [--rounds 3] [--decisions 200000] [--quick] [--only id,id|slots|lease] [--no-pin] [--no-slots] [--no-lease] [--lease-seconds S] [--list]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -26,6 +27,7 @@ import { ipKeys } from './lib/keys';
 import { markdownTable } from './lib/markdown';
 import { type CounterDelta, delta, pin, redisBenchmark, serverCounters } from './lib/redis-stats';
 import { fmtFixed, fmtInt, median, spread } from './lib/stats';
+import { leaseBench } from './redis-lease';
 import { slotsBench } from './redis-slots';
 
 const argv = process.argv.slice(2);
@@ -267,6 +269,10 @@ async function main(): Promise<void> {
   }
   const only = opt('only')?.split(',');
   const chosen = contenders.filter((c) => !only || only.includes(c.id) || c.id === 'floor');
+  if (only && chosen.length === 1 && only.every((id) => id === 'slots' || id === 'lease')) {
+    await extras(only);
+    return;
+  }
   const server = await startRedis();
   const pinnedRedis = PIN && pin(server.pid, REDIS_CPU);
   const admin = new Redis({ port: server.port, host: '127.0.0.1' });
@@ -320,11 +326,20 @@ async function main(): Promise<void> {
     await server.stop();
   }
   report(chosen, samples, cbench, pinnedRedis, (Date.now() - started) / 1000);
+  await extras(only);
+}
+
+/** The slots and lease benchmarks, unless left out (`--no-slots`, `--no-lease`, or `--only` without them). */
+async function extras(only: string[] | undefined): Promise<void> {
   if (!flag('no-slots') && (!only || only.includes('slots'))) {
     const text = await slotsBench({ rounds: ROUNDS, pairs: QUICK ? 5_000 : 20_000 });
     console.log(`\n${text}`);
     const dir = fileURLToPath(new URL('./results/', import.meta.url));
     writeFileSync(`${dir}redis-slots-${new Date().toISOString().replace(/[:.]/g, '-')}.md`, `${text}\n`);
+  }
+  if (!flag('no-lease') && (!only || only.includes('lease'))) {
+    const text = await leaseBench({ rounds: ROUNDS, seconds: Number(opt('lease-seconds') ?? (QUICK ? 1 : 3)) });
+    console.log(`\n${text}`);
   }
 }
 
