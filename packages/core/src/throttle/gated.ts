@@ -1,8 +1,8 @@
-import type { Acquired, AcquireOptions } from '../acquire/acquire';
+import { type Acquired, type AcquireOptions, resolveAcquireOptions } from '../acquire/acquire';
 import type { ConcurrencyLimiter } from '../concurrency/concurrency-limiter';
 import type { Lease } from '../concurrency/lease';
-import { reviseDecision } from '../decision';
-import { ConfigError } from '../errors/config-error';
+import { reviseDecision, waitDecision } from '../decision';
+import { RateLimitError } from '../errors/rate-limit-error';
 import type { Limiter } from '../limiter';
 
 /** A granted acquisition of {@link GatedLimiter}: the rate's decision and the held concurrency slots. */
@@ -24,8 +24,9 @@ export interface GatedLimiter {
   /** The concurrency limiters, in the order their slots are taken. */
   readonly concurrency: readonly ConcurrencyLimiter[];
   /**
-   * Takes the slots (in member order), then the rate's turn. `maxWaitMs` bounds the whole wait and
-   * `signal` aborts either step; when the rate step fails, the slots are freed before the rejection.
+   * Takes the slots (in member order), then the rate's turn. `maxWaitMs` bounds the whole wait,
+   * `maxQueue` the calls of the key waiting for either, and `signal` aborts either step; when the rate
+   * step fails, the slots are freed before the rejection.
    * @example
    * const call = await gateway.acquire(tenant);
    * try { await callModel(); } finally { await call.release(); }
@@ -49,6 +50,40 @@ export function isConcurrencyLimiter(value: unknown): value is ConcurrencyLimite
   );
 }
 
+/**
+ * @internal The calls of each key from their start until the rate grants them, whether they wait for
+ * a slot or for the rate: what `maxQueue` bounds when slots are taken first (the rate's own line
+ * sees only the calls that already hold their slots).
+ */
+export class WaitingCalls {
+  readonly #byKey = new Map<string, number>();
+
+  /**
+   * Counts a call of `key` in, or throws `RateLimitError` when `max` calls already wait. Returns the
+   * call's way out (later calls do nothing).
+   */
+  enter(key: string, max: number, limiter: Limiter): () => void {
+    if (max === Number.POSITIVE_INFINITY) return () => {};
+    const n = this.#byKey.get(key) ?? 0;
+    if (n >= max) {
+      const refusal = waitDecision(limiter.rules, 0, Math.floor(limiter.now()));
+      throw new RateLimitError(
+        refusal,
+        `Rate limit exceeded (${refusal.rule.name}): ${n} calls already wait for this key, the most maxQueue (${max}) allows`,
+      );
+    }
+    this.#byKey.set(key, n + 1);
+    let out = false;
+    return () => {
+      if (out) return;
+      out = true;
+      const m = (this.#byKey.get(key) ?? 1) - 1;
+      if (m > 0) this.#byKey.set(key, m);
+      else this.#byKey.delete(key);
+    };
+  }
+}
+
 /** @internal Built by `allOf` when a member is a concurrency limiter. */
 export function createGated(limiter: Limiter, concurrency: readonly ConcurrencyLimiter[]): GatedLimiter {
   return new Gated(limiter, concurrency);
@@ -57,6 +92,7 @@ export function createGated(limiter: Limiter, concurrency: readonly ConcurrencyL
 class Gated implements GatedLimiter {
   readonly limiter: Limiter;
   readonly concurrency: readonly ConcurrencyLimiter[];
+  readonly #waiting = new WaitingCalls();
 
   constructor(limiter: Limiter, concurrency: readonly ConcurrencyLimiter[]) {
     this.limiter = limiter;
@@ -64,13 +100,14 @@ class Gated implements GatedLimiter {
   }
 
   async acquire(key: string, options?: AcquireOptions): Promise<GatedAcquired> {
+    // Every option is checked before a slot is taken: a bad one must not wait for a slot to say so.
+    const { maxQueue } = resolveAcquireOptions(options);
     const maxWaitMs = options?.maxWaitMs;
-    if (maxWaitMs !== undefined && !(typeof maxWaitMs === 'number' && maxWaitMs >= 0))
-      throw new ConfigError('maxWaitMs', 'a number >= 0', maxWaitMs);
     const start = this.limiter.now();
     const left = () => (maxWaitMs === undefined ? undefined : Math.max(0, maxWaitMs - (this.limiter.now() - start)));
     const signal = options?.signal;
     const leases: Lease[] = [];
+    const leave = this.#waiting.enter(key, maxQueue, this.limiter);
     try {
       // Slots first: the rate paces starts, the slots bound what runs at once; taking the rate first
       // would spend quota on calls that then sit waiting for a slot.
@@ -80,6 +117,7 @@ class Gated implements GatedLimiter {
       }
       const wait = left();
       const acquired = await this.limiter.acquire(key, { ...options, ...(wait === undefined ? {} : { maxWaitMs: wait }) });
+      leave();
       let released: Promise<void> | undefined;
       return reviseDecision(acquired, {
         refund: () => acquired.refund(),
@@ -90,6 +128,7 @@ class Gated implements GatedLimiter {
         extend: () => Promise.all(leases.map((l) => l.extend())).then((r) => r.every(Boolean)),
       });
     } catch (error) {
+      leave();
       await Promise.all(leases.map((l) => l.release()));
       throw error;
     }

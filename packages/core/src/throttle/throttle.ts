@@ -4,7 +4,7 @@ import type { Lease } from '../concurrency/lease';
 import type { Decision } from '../decision';
 import { ConfigError, describe } from '../errors/config-error';
 import { createLimiter, type Limiter, type LimiterOptions } from '../limiter';
-import { type GatedLimiter, isConcurrencyLimiter } from './gated';
+import { type GatedLimiter, isConcurrencyLimiter, WaitingCalls } from './gated';
 
 /** How a throttled call waits, keys and refunds; shared by {@link throttle} and `@rateLimited`. */
 export interface ThrottleCallOptions<This, Args extends unknown[], R> {
@@ -128,7 +128,10 @@ export function createCaller<This, Args extends unknown[], R>(
     ...(base.onWait ? { onWait: base.onWait } : {}),
   };
 
-  /** Waits for the rate's turn (at most `maxWait`), runs `fn`, refunds by `refundIf`. */
+  // With slots first, the calls waiting for a slot are in no rate line: maxQueue counts them here.
+  const waiting = new WaitingCalls();
+
+  /** Waits for the rate's turn (at most `maxWait`), then `granted()`; runs `fn`, refunds by `refundIf`. */
   async function run(
     self: This,
     fn: (this: This, ...args: Args) => R | PromiseLike<R>,
@@ -136,8 +139,10 @@ export function createCaller<This, Args extends unknown[], R>(
     k: string,
     c: number,
     maxWait = acquireBase.maxWaitMs,
+    granted?: () => void,
   ) {
     const acquired: Acquired = await limiter.acquire(k, { ...acquireBase, maxWaitMs: maxWait, cost: c });
+    granted?.();
     let value: R;
     try {
       value = await fn.apply(self, args);
@@ -161,6 +166,7 @@ export function createCaller<This, Args extends unknown[], R>(
       const leases: Lease[] = [];
       const start = limiter.now();
       const left = () => Math.max(0, acquireBase.maxWaitMs - (limiter.now() - start));
+      const leave = waiting.enter(k, acquireBase.maxQueue, limiter);
       try {
         for (const s of slots) {
           const wait = left();
@@ -171,8 +177,9 @@ export function createCaller<This, Args extends unknown[], R>(
             }),
           );
         }
-        return await run(self, fn, args, k, c, left());
+        return await run(self, fn, args, k, c, left(), leave);
       } finally {
+        leave();
         await Promise.all(leases.map((l) => l.release()));
       }
     },

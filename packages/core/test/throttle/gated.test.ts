@@ -250,3 +250,55 @@ describe('allOf(rate, concurrency): review cases', () => {
     await (await ahead).release();
   });
 });
+
+describe('maxQueue with slots first', () => {
+  it('throttle(fn, { concurrency, maxQueue }) refuses a call at once when maxQueue calls already wait (for a slot or the rate)', async () => {
+    const { job, started, end } = jobs();
+    const call = throttle((n: string) => job(n)(), { limit: 100, window: '1m', now, concurrency: 1, maxQueue: 2 });
+    const outcomes: string[] = [];
+    const start = (n: string) =>
+      call(n).then(
+        () => outcomes.push(`${n} ran`),
+        (e: unknown) => outcomes.push(e instanceof RateLimitError ? `${n} refused` : String(e)),
+      );
+    const all = [start('a')];
+    await jest.advanceTimersByTimeAsync(0); // a is granted (while being decided, it counts too, as in acquire's line)
+    all.push(...['b', 'c', 'd'].map(start));
+    await jest.advanceTimersByTimeAsync(0);
+    // a runs; b and c wait for the slot: the line holds 2, so d is refused at once (Bottleneck's highWater).
+    expect(started.map(([n]) => n)).toEqual(['a']);
+    expect(outcomes).toEqual(['d refused']);
+    end('a');
+    await jest.advanceTimersByTimeAsync(0);
+    end('b');
+    await jest.advanceTimersByTimeAsync(0);
+    end('c');
+    await Promise.all(all);
+    expect(outcomes).toEqual(['d refused', 'a ran', 'b ran', 'c ran']);
+    // The count is given back: the line is empty again.
+    const e = call('e');
+    await jest.advanceTimersByTimeAsync(0);
+    end('e');
+    await expect(e).resolves.toBe('e');
+  });
+
+  it('gateway.acquire(key, { maxQueue }) bounds the calls waiting for its slots too; options are checked before a slot is taken', async () => {
+    const slots = createConcurrencyLimiter({ max: 1, now });
+    const gateway = allOf(createLimiter({ limit: 100, window: '1m', now }), slots);
+    const held = await gateway.acquire('k');
+    const waiting = gateway.acquire('k', { maxQueue: 1 });
+    await expect(gateway.acquire('k', { maxQueue: 1 })).rejects.toBeInstanceOf(RateLimitError);
+    await held.release();
+    const second = await waiting;
+    await second.release();
+    // A bad option is a ConfigError at once, not after waiting for a slot.
+    const blocker = await gateway.acquire('k');
+    let settled = '';
+    gateway.acquire('k', { cost: 0 }).catch((e: unknown) => {
+      settled = e instanceof ConfigError ? 'config' : String(e);
+    });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(settled).toBe('config');
+    await blocker.release();
+  });
+});
