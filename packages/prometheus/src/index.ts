@@ -17,8 +17,8 @@ import { type DecisionLabels, DecisionTallies } from './tallies';
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
 
 /**
- * Upper bounds (seconds) of the `store_duration_seconds` buckets: 0.1 ms (the memory store) to
- * 1 s (past any sensible `timeoutMs`), so p50 and p99 of both an embedded and a Redis store resolve.
+ * Upper bounds (seconds) of the `store_duration_seconds` buckets: 0.1 ms (a local Redis) to
+ * 1 s (past any sensible `timeoutMs`), so p50 and p99 of a near and a remote Redis both resolve.
  */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
@@ -65,7 +65,9 @@ const instrumented = new WeakMap<MetricsRegistry, Map<string, Instrumented>>();
  *
  * - `ratekeeper_decisions_total{outcome, rule, limiter}`: counter, one per decision (`consume`,
  *   `peek`, HTTP); `outcome` is `allowed`, `limited`, `failed_open`, `failed_closed` or `fallback`.
- * - `ratekeeper_store_duration_seconds{limiter, outcome}`: histogram, time to each decision's answer.
+ * - `ratekeeper_store_duration_seconds{limiter, outcome}`: histogram, time to the answer of each
+ *   decision an asynchronous store (Redis) made; decisions made in the process (memory store, an open
+ *   circuit's policy) do no I/O and are not observed.
  * - `ratekeeper_store_errors_total{limiter, operation, policy}`: counter, store failures.
  * - `ratekeeper_store_recoveries_total{limiter}`: counter, stores answering again after an outage.
  *
