@@ -65,7 +65,7 @@ interface Sample {
   errors: number;
   /** `--observe` variants: decisions the server's OpenTelemetry counted during the measurement. */
   recorded?: number;
-  /** Traced variants: request spans exported during the measurement, and of those with a ratekeeper.decision event. */
+  /** Traced variants: request spans exported during the measurement, and of those annotated with ratekeeper.* attributes. */
   spans?: number;
   annotated?: number;
 }
@@ -326,7 +326,7 @@ function observeSection(cells: Cells, o: Options): string[] {
       ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
-    markdownTable(['framework', 'variant', 'request spans exported', 'with a ratekeeper.decision event'], spanRows, ['l', 'l', 'r', 'r']),
+    markdownTable(['framework', 'variant', 'request spans exported', 'with ratekeeper.* attributes'], spanRows, ['l', 'l', 'r', 'r']),
     '',
     `Target: a ratekeeper server with @ratekeeper/otel spends at most ×${fmtFixed(OTEL_BUDGET, 2)} the CPU per request of the same server without it.`,
     '',

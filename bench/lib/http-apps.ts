@@ -80,7 +80,7 @@ export interface Observed {
   decisions?: number;
   /** Request spans ended so far. */
   spans?: number;
-  /** Of those, with a `ratekeeper.decision` event. */
+  /** Of those, annotated with the decision (`ratekeeper.*` attributes). */
   annotated?: number;
 }
 
@@ -107,7 +107,7 @@ export async function installObservability(variant: Variant): Promise<() => Prom
       export(spans, done) {
         counters.spans = (counters.spans ?? 0) + spans.length;
         counters.annotated =
-          (counters.annotated ?? 0) + spans.filter((sp) => sp.events.some((e) => e.name === 'ratekeeper.decision')).length;
+          (counters.annotated ?? 0) + spans.filter((sp) => sp.attributes['ratekeeper.outcome'] !== undefined).length;
         done({ code: 0 });
       },
       shutdown: () => Promise.resolve(),
