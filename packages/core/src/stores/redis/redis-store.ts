@@ -186,7 +186,14 @@ export class RedisStore<C extends RedisStoreClient = RedisStoreClient> implement
     const lease = this.#lease;
     if (lease === undefined) return plain;
     checkLeasable(rules);
-    const settings = { rules, lease, clientClock: this.clock === 'client', timeoutMs: this.timeoutMs, report: options?.report };
+    const settings = {
+      rules,
+      lease,
+      clientClock: this.clock === 'client',
+      timeoutMs: this.timeoutMs,
+      report: options?.report,
+      health: this.health,
+    };
     const remote = new RedisLeaseRemote({
       connection: this.connection,
       rules,

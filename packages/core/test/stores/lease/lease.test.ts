@@ -2,6 +2,7 @@
 // a lease may spend when, how 'auto' sizes leases, refills coalescing, give-backs on ttl, eviction
 // and close. The Lua side is tested on Redis (test/stores/redis/lease/).
 import { resolveRules } from '../../../src/rules';
+import { StoreHealth } from '../../../src/stores/health';
 import { autoSize, expiredUnits, type Lease, refundInto, spend, usableUnits } from '../../../src/stores/redis/lease/lease';
 import type { LeaseRemote } from '../../../src/stores/redis/lease/lease-remote';
 import type { LeaseReply } from '../../../src/stores/redis/lease/lease-script';
@@ -149,8 +150,9 @@ function setup(size: number | 'auto', options: { limit?: number; ttl?: number; m
   const rules = resolveRules([{ limit, window: 60_000, algorithm: 'fixed-window' }]);
   const lease = resolveLease({ size, ttl: options.ttl ?? 1000, maxKeys: options.maxKeys ?? 100 });
   if (lease === undefined) throw new Error('no lease');
-  const store = new LeasedStore(plain, redis, { rules, lease, clientClock: true, timeoutMs: 1000, report: undefined });
-  return { store, redis, plainCalls };
+  const health = new StoreHealth();
+  const store = new LeasedStore(plain, redis, { rules, lease, clientClock: true, timeoutMs: 1000, report: undefined, health });
+  return { store, redis, plainCalls, health };
 }
 
 const allowed = async (r: RawResult | Promise<RawResult>): Promise<boolean> => (await r)[1] === 1;
@@ -246,6 +248,18 @@ describe('LeasedStore (fake Redis, manual clock)', () => {
     await store.consume('k', 1, 60_000);
     expect(redis.calls.map((c) => c.gave)).toEqual([0, 0]); // nothing to give to a dead window
     expect(redis.counts.get('k')).toEqual({ start: 60_000, count: 10 });
+  });
+
+  test("while the connection is down, the limiter's probe reaches Redis instead of the lease", async () => {
+    const { store, redis, health } = setup(10);
+    await store.consume('k', 1, 1000);
+    expect(redis.calls).toHaveLength(1);
+    health.failed(new Error('down'), 1000, 1000, false);
+    expect(health.down).toBe(true);
+    // A probe: a refill, which also gives the 9 held units back.
+    await store.consume('k', 1, 1000);
+    expect(redis.calls).toHaveLength(2);
+    expect(redis.calls[1]?.gave).toBe(9);
   });
 
   test('refunds go to the lease; close() gives everything back and later calls are plain', async () => {

@@ -1,6 +1,6 @@
 import { StoreError } from '../../../errors/store-error';
 import { capacityOf, type ResolvedRule } from '../../../rules';
-import { markAnswered } from '../../health';
+import { markAnswered, type StoreHealth } from '../../health';
 import type { BoundStore, RawResult } from '../../types';
 import { autoSize, type Lease, leaseFrom, leaseResult, refundInto, spend, usableUnits } from './lease';
 import type { LeaseRemote } from './lease-remote';
@@ -48,6 +48,8 @@ export interface LeasedStoreSettings {
   /** How long `close()` waits for Redis to take the units back. */
   readonly timeoutMs: number;
   readonly report: ((error: StoreError) => void) | undefined;
+  /** The connection's health: while it is down, only the limiter's probe reaches the store. */
+  readonly health: StoreHealth | undefined;
 }
 
 /**
@@ -69,6 +71,7 @@ export class LeasedStore implements BoundStore {
   readonly #clientClock: boolean;
   readonly #timeoutMs: number;
   readonly #report: ((error: StoreError) => void) | undefined;
+  readonly #health: StoreHealth | undefined;
   readonly #entries = new Map<string, Entry>();
   /** Gives in flight, awaited by `close()`. */
   readonly #giving = new Set<Promise<void>>();
@@ -91,6 +94,7 @@ export class LeasedStore implements BoundStore {
     this.#clientClock = settings.clientClock;
     this.#timeoutMs = settings.timeoutMs;
     this.#report = settings.report;
+    this.#health = settings.health;
   }
 
   /** Keys this process tracks (for tests). @internal */
@@ -115,7 +119,9 @@ export class LeasedStore implements BoundStore {
     e.used = l;
     e.hits += cost;
     const lease = e.lease;
-    if (lease !== undefined) {
+    // While the connection is down the limiter sends only its probe here: that must reach Redis
+    // (a refill), not be answered by the lease, or a local answer would count as Redis recovering.
+    if (lease !== undefined && this.#health?.down !== true) {
       const s = this.#server(lease, l);
       if (spend(lease, cost, s)) return leaseResult(lease, this.#clientClock ? now : Math.floor(s));
     }
