@@ -106,8 +106,7 @@ export async function installObservability(variant: Variant): Promise<() => Prom
     const exporter: SpanExporter = {
       export(spans, done) {
         counters.spans = (counters.spans ?? 0) + spans.length;
-        counters.annotated =
-          (counters.annotated ?? 0) + spans.filter((sp) => sp.attributes['ratekeeper.outcome'] !== undefined).length;
+        counters.annotated = (counters.annotated ?? 0) + spans.filter((sp) => sp.attributes['ratekeeper.outcome'] !== undefined).length;
         done({ code: 0 });
       },
       shutdown: () => Promise.resolve(),
