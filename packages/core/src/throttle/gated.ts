@@ -26,7 +26,8 @@ export interface GatedLimiter {
   /**
    * Takes the slots (in member order), then the rate's turn. `maxWaitMs` bounds the whole wait,
    * `maxQueue` the calls of the key waiting for either, and `signal` aborts either step; when the rate
-   * step fails, the slots are freed before the rejection.
+   * step fails, the slots are freed before the rejection. The slots are renewed while the call waits
+   * for the rate (however long that is); from the grant on, `leaseMs` runs as for any lease (`extend()`).
    * @example
    * const call = await gateway.acquire(tenant);
    * try { await callModel(); } finally { await call.release(); }
@@ -84,6 +85,28 @@ export class WaitingCalls {
   }
 }
 
+/**
+ * @internal Renews `leases` every half of the shortest `leaseMs` while their call waits for the rate's
+ * turn, which may take longer than a lease lasts: a slot that expired there would let another call run
+ * beside this one. Returns the stop (idempotent). A failed renewal is left to the store's expiry.
+ */
+export function keepAlive(leases: readonly Lease[], limiters: readonly ConcurrencyLimiter[]): () => void {
+  if (leases.length === 0) return () => {};
+  // A timer holds at most 2^31 − 1 ms (a longer one fires at once).
+  const every = Math.min(2 ** 31 - 1, Math.max(1, Math.min(...limiters.map((l) => l.leaseMs)) / 2));
+  const timer = setInterval(() => {
+    for (const l of leases) {
+      try {
+        l.extend().catch(() => {});
+      } catch {
+        // A timer callback that throws would crash the process; the lease then expires as it would.
+      }
+    }
+  }, every);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}
+
 /** @internal Built by `allOf` when a member is a concurrency limiter. */
 export function createGated(limiter: Limiter, concurrency: readonly ConcurrencyLimiter[]): GatedLimiter {
   return new Gated(limiter, concurrency);
@@ -116,7 +139,13 @@ class Gated implements GatedLimiter {
         leases.push(await c.acquire(key, { ...(signal ? { signal } : {}), ...(wait === undefined ? {} : { maxWaitMs: wait }) }));
       }
       const wait = left();
-      const acquired = await this.limiter.acquire(key, { ...options, ...(wait === undefined ? {} : { maxWaitMs: wait }) });
+      const stop = keepAlive(leases, this.concurrency);
+      let acquired: Acquired;
+      try {
+        acquired = await this.limiter.acquire(key, { ...options, ...(wait === undefined ? {} : { maxWaitMs: wait }) });
+      } finally {
+        stop();
+      }
       leave();
       let released: Promise<void> | undefined;
       return reviseDecision(acquired, {

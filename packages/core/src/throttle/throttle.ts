@@ -4,7 +4,7 @@ import type { Lease } from '../concurrency/lease';
 import type { Decision } from '../decision';
 import { ConfigError, describe } from '../errors/config-error';
 import { createLimiter, type Limiter, type LimiterOptions } from '../limiter';
-import { type GatedLimiter, isConcurrencyLimiter, WaitingCalls } from './gated';
+import { type GatedLimiter, isConcurrencyLimiter, keepAlive, WaitingCalls } from './gated';
 
 /** How a throttled call waits, keys and refunds; shared by {@link throttle} and `@rateLimited`. */
 export interface ThrottleCallOptions<This, Args extends unknown[], R> {
@@ -167,6 +167,7 @@ export function createCaller<This, Args extends unknown[], R>(
       const start = limiter.now();
       const left = () => Math.max(0, acquireBase.maxWaitMs - (limiter.now() - start));
       const leave = waiting.enter(k, acquireBase.maxQueue, limiter);
+      let stop = (): void => {};
       try {
         for (const s of slots) {
           const wait = left();
@@ -177,9 +178,14 @@ export function createCaller<This, Args extends unknown[], R>(
             }),
           );
         }
-        return await run(self, fn, args, k, c, left(), leave);
+        stop = keepAlive(leases, slots);
+        return await run(self, fn, args, k, c, left(), () => {
+          leave();
+          stop();
+        });
       } finally {
         leave();
+        stop();
         await Promise.all(leases.map((l) => l.release()));
       }
     },

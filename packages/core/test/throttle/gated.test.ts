@@ -302,3 +302,34 @@ describe('maxQueue with slots first', () => {
     await blocker.release();
   });
 });
+
+describe('slots held through a long rate wait', () => {
+  it("a slot taken first does not expire (leaseMs) while its call waits for the rate's turn", async () => {
+    const rate = createLimiter({ limit: 1, window: '2m', algorithm: 'gcra', now });
+    const slots = createConcurrencyLimiter({ max: 1, leaseMs: '1m', now });
+    const gateway = allOf(rate, slots);
+    const first = await gateway.acquire('k');
+    await first.release();
+    const second = gateway.acquire('k'); // its slot now, the rate's turn in 2 minutes
+    await jest.advanceTimersByTimeAsync(90_000);
+    // Past leaseMs: the slot is still second's, so nobody else may run beside it.
+    expect(await slots.tryAcquire('k')).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(30_000);
+    const call = await second;
+    expect(await slots.tryAcquire('k')).toBeUndefined();
+    expect(await call.extend()).toBe(true);
+    await call.release();
+  });
+
+  it('the same through throttle(fn, { concurrency })', async () => {
+    const slots = createConcurrencyLimiter({ max: 1, leaseMs: '1m', now });
+    const rate = createLimiter({ limit: 1, window: '2m', algorithm: 'gcra', now });
+    await rate.consume('throttle');
+    const call = throttle(async () => 'ran', { limiter: rate, concurrency: slots });
+    const pending = call();
+    await jest.advanceTimersByTimeAsync(90_000);
+    expect(await slots.tryAcquire('throttle')).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(30_000);
+    await expect(pending).resolves.toBe('ran');
+  });
+});
