@@ -13,7 +13,8 @@ export interface InstrumentOptions {
    */
   meterProvider?: MeterProvider | undefined;
   /**
-   * Set `ratekeeper.*` attributes on the active span and add a `ratekeeper.decision` event to it.
+   * Set `ratekeeper.*` attributes on the active span (the latest decision's) and, once a span sees a
+   * second decision, add a `ratekeeper.decision` event for each.
    * @default true
    */
   spans?: boolean | undefined;
