@@ -17,7 +17,7 @@ import { fileFor, type StaticServer, serveStatic } from './static-server';
 const ROOT = join(__dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const REPO_URL = 'https://github.com/ratekeeper/ratekeeper';
-const ALL: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
+const ALL: readonly Algorithm[] = ['fixed-window', 'anchored-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
 const ADAPTERS = ['express', 'fastify', 'koa', 'web', 'hono', 'nestjs'];
 /** A browser test's budget: generous, for a machine busy with the rest of `pnpm test`. */
 const BROWSER_TIMEOUT = 120_000;
