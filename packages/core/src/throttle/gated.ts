@@ -86,12 +86,13 @@ export class WaitingCalls {
 }
 
 /**
- * @internal Renews `leases` every half of the shortest `leaseMs` while their call waits for the rate's
- * turn, which may take longer than a lease lasts: a slot that expired there would let another call run
- * beside this one. Returns the stop (idempotent). A failed renewal is left to the store's expiry.
+ * @internal Renews `leases` (as they are at each tick: the array grows as slots are taken) every half
+ * of the shortest `leaseMs` while their call waits for a later slot or the rate's turn, which may take
+ * longer than a lease lasts: a slot that expired there would let another call run beside this one.
+ * Returns the stop (idempotent). A failed renewal is left to the store's expiry.
  */
 export function keepAlive(leases: readonly Lease[], limiters: readonly ConcurrencyLimiter[]): () => void {
-  if (leases.length === 0) return () => {};
+  if (limiters.length === 0) return () => {};
   // A timer holds at most 2^31 − 1 ms (a longer one fires at once).
   const every = Math.min(2 ** 31 - 1, Math.max(1, Math.min(...limiters.map((l) => l.leaseMs)) / 2));
   const timer = setInterval(() => {
@@ -131,6 +132,7 @@ class Gated implements GatedLimiter {
     const signal = options?.signal;
     const leases: Lease[] = [];
     const leave = this.#waiting.enter(key, maxQueue, this.limiter);
+    const stop = keepAlive(leases, this.concurrency);
     try {
       // Slots first: the rate paces starts, the slots bound what runs at once; taking the rate first
       // would spend quota on calls that then sit waiting for a slot.
@@ -139,13 +141,8 @@ class Gated implements GatedLimiter {
         leases.push(await c.acquire(key, { ...(signal ? { signal } : {}), ...(wait === undefined ? {} : { maxWaitMs: wait }) }));
       }
       const wait = left();
-      const stop = keepAlive(leases, this.concurrency);
-      let acquired: Acquired;
-      try {
-        acquired = await this.limiter.acquire(key, { ...options, ...(wait === undefined ? {} : { maxWaitMs: wait }) });
-      } finally {
-        stop();
-      }
+      const acquired = await this.limiter.acquire(key, { ...options, ...(wait === undefined ? {} : { maxWaitMs: wait }) });
+      stop();
       leave();
       let released: Promise<void> | undefined;
       return reviseDecision(acquired, {
@@ -157,6 +154,7 @@ class Gated implements GatedLimiter {
         extend: () => Promise.all(leases.map((l) => l.extend())).then((r) => r.every(Boolean)),
       });
     } catch (error) {
+      stop();
       leave();
       await Promise.all(leases.map((l) => l.release()));
       throw error;

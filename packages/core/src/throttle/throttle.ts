@@ -167,7 +167,7 @@ export function createCaller<This, Args extends unknown[], R>(
       const start = limiter.now();
       const left = () => Math.max(0, acquireBase.maxWaitMs - (limiter.now() - start));
       const leave = waiting.enter(k, acquireBase.maxQueue, limiter);
-      let stop = (): void => {};
+      const stop = keepAlive(leases, slots);
       try {
         for (const s of slots) {
           const wait = left();
@@ -178,7 +178,6 @@ export function createCaller<This, Args extends unknown[], R>(
             }),
           );
         }
-        stop = keepAlive(leases, slots);
         return await run(self, fn, args, k, c, left(), () => {
           leave();
           stop();

@@ -333,3 +333,19 @@ describe('slots held through a long rate wait', () => {
     await expect(pending).resolves.toBe('ran');
   });
 });
+
+describe('slots held while waiting for a later slot', () => {
+  it("the first member's slot does not expire while the call waits for the second's", async () => {
+    const first = createConcurrencyLimiter({ max: 1, leaseMs: '1m', now });
+    const second = createConcurrencyLimiter({ max: 1, leaseMs: '5m', now });
+    const gateway = allOf(createLimiter({ limit: 100, window: '1m', now }), first, second);
+    const busy = await second.acquire('k');
+    const call = gateway.acquire('k'); // takes first's slot, then waits for second's
+    await jest.advanceTimersByTimeAsync(90_000);
+    expect(await first.tryAcquire('k')).toBeUndefined();
+    await busy.release();
+    const granted = await call;
+    await granted.release();
+    expect(await first.tryAcquire('k')).toBeDefined();
+  });
+});
