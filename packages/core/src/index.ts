@@ -83,7 +83,7 @@ export type { DecisionEvent, DecisionOutcome, DecisionSource, RecoverEvent, Stor
 
 // Outgoing calls: wait for a turn, compose limiters, obey a server's Retry-After.
 
-export { allOf, anyOf, type CompositeDecision, type CompositeLimiter, type CompositeRefundOptions } from './throttle/compose';
+export { type AllOf, allOf, anyOf, type CompositeDecision, type CompositeLimiter, type CompositeRefundOptions } from './throttle/compose';
 export type { GatedAcquired, GatedLimiter } from './throttle/gated';
 export { type RateLimitedDecorator, type RateLimitedOptions, rateLimited } from './throttle/rate-limited';
 export {

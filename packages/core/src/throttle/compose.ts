@@ -52,7 +52,7 @@ export function allOf(...limiters: Limiter[]): CompositeLimiter;
  * const gateway = allOf(createLimiter({ limit: 5, window: '1s' }), createConcurrencyLimiter({ max: 2 }));
  * const answer = await gateway.run(tenant, () => callModel(prompt));
  */
-export function allOf(...members: (Limiter | ConcurrencyLimiter)[]): GatedLimiter;
+export function allOf<const M extends readonly (Limiter | ConcurrencyLimiter)[]>(...members: M): AllOf<M>;
 export function allOf(...members: (Limiter | ConcurrencyLimiter)[]): CompositeLimiter | GatedLimiter {
   if (!members.some(isConcurrencyLimiter)) return new Composite('allOf', members as Limiter[]);
   members.forEach((m, i) => {
@@ -69,6 +69,18 @@ export function allOf(...members: (Limiter | ConcurrencyLimiter)[]): CompositeLi
     );
   return createGated(rates.length === 1 ? (rates[0] as Limiter) : new Composite('allOf', rates), slots);
 }
+
+/**
+ * What `allOf(...members)` returns: a `GatedLimiter` when a member is a concurrency limiter, else a
+ * `CompositeLimiter`; either, for an array whose contents the compiler cannot see.
+ */
+export type AllOf<M extends readonly unknown[]> = number extends M['length']
+  ? [Extract<M[number], ConcurrencyLimiter>] extends [never]
+    ? CompositeLimiter
+    : CompositeLimiter | GatedLimiter
+  : [Extract<M[number], ConcurrencyLimiter>] extends [never]
+    ? CompositeLimiter
+    : GatedLimiter;
 
 /**
  * A limiter that allows a request when any one member allows it; members are tried in order and only the

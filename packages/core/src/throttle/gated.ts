@@ -9,7 +9,7 @@ import type { Limiter } from '../limiter';
 export type GatedAcquired = Acquired & {
   /** Frees every slot this acquisition holds (the first call; later calls do nothing). The rate's units stay spent. */
   release(): Promise<void>;
-  /** Renews every slot's lease; false when any had already expired. */
+  /** Renews every slot's lease; false when any had already expired; rejects when a store call fails. */
   extend(): Promise<boolean>;
 };
 
