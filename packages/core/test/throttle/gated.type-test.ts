@@ -23,7 +23,8 @@ export const gated: GatedLimiter = allOf(rate, slots);
 export const gatedFirst: GatedLimiter = allOf(slots, rate, rate);
 gated.run('k', () => 1);
 // @ts-expect-error a gated limiter is not a Limiter (it holds slots until release)
-export const notLimiter: Limiter = gated;
+const notLimiter: Limiter = gated;
+void notLimiter;
 
 // An array whose contents the compiler cannot see: either, so `.run` needs a check.
 declare const members: (Limiter | ConcurrencyLimiter)[];
