@@ -5,6 +5,8 @@ import { type Algorithm, createLimiter, type Limiter, MemoryStore } from '@ratek
 import { RedisStore } from '@ratekeeper/core/redis';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError } from '../../../../src/errors/config-error';
+import { resolveRules } from '../../../../src/rules';
+import { buildLeaseScript, decodeLeaseReply } from '../../../../src/stores/redis/lease/lease-script';
 import { newCluster, newRedis, uniquePrefix } from '../helpers';
 
 const LEASING = ['fixed-window', 'token-bucket', 'gcra'] as const;
@@ -227,6 +229,44 @@ describe('Cluster', () => {
         expect(remaining).toBeGreaterThanOrEqual(10 - 2 * 2);
       }
     }
+  });
+});
+
+describe('the lease script', () => {
+  // Every key it touches is in KEYS (Redis's scripting rules; Dragonfly enforces them): every
+  // redis.call / redis.pcall goes through a guard that raises on any other key.
+  const GUARD = `
+local declared = {}
+for _, k in ipairs(KEYS) do declared[k] = true end
+local function guard_keys(cmd, k)
+  if cmd ~= 'TIME' and not declared[k] then error('undeclared key ' .. tostring(k) .. ' in ' .. cmd) end
+end
+local function guarded_call(cmd, k, ...) if k == nil then return redis.call(cmd) end guard_keys(cmd, k) return redis.call(cmd, k, ...) end
+local function guarded_pcall(cmd, k, ...) guard_keys(cmd, k) return redis.pcall(cmd, k, ...) end
+`;
+  test('grants and gives back, for 3 algorithms in one limiter, touching only KEYS', async () => {
+    const rules = resolveRules([
+      { limit: 10, window: 60_000, algorithm: 'fixed-window' },
+      { limit: 20, window: 60_000, algorithm: 'token-bucket' },
+      { limit: 30, window: 60_000, algorithm: 'gcra' },
+    ]);
+    const src =
+      GUARD +
+      buildLeaseScript(rules, 'argv', 0)
+        .replace(/redis\.call\(/g, 'guarded_call(')
+        .replace(/redis\.pcall\(/g, 'guarded_pcall(');
+    const prefix = uniquePrefix('lease-keys');
+    const keys = rules.map((r) => `${prefix}${r.id}:{k}`);
+    const none = [0, 0, 0, 0, '', 0, 0, '', 0, 0, '', 0];
+    const reply = decodeLeaseReply(await redis.eval(src, 3, ...keys, T0, 8, 1, -1, ...none), 3);
+    expect(reply?.granted).toBe(8);
+    expect(reply?.rules.map((r) => r.remaining)).toEqual([2, 12, 22]);
+    // Give 7 back (1 spent): every rule holds 1.
+    const give = [8, 1, T0, ...(reply?.rules ?? []).flatMap((r) => [r.b0, r.state, r.reserved])];
+    await redis.eval(src, 3, ...keys, T0, 0, 0, -1, ...give.slice(0, 3), ...give.slice(3));
+    const again = decodeLeaseReply(await redis.eval(src, 3, ...keys, T0, 100, 1, -1, ...none), 3);
+    expect(again?.granted).toBe(9); // the fixed window's 10 − 1
+    expect(again?.rules.map((r) => r.remaining)).toEqual([0, 10, 20]);
   });
 });
 
