@@ -5,7 +5,14 @@ import { type Algorithm, createLimiter, type Decision, type HeaderFormat, type L
 import { rateLimitHeaders } from '@ratekeeper/core/http';
 
 /** Every algorithm, in the order the simulator lists them. */
-export const ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'anchored-window', 'sliding-window', 'sliding-log', 'token-bucket', 'gcra'];
+export const ALGORITHMS: readonly Algorithm[] = [
+  'fixed-window',
+  'anchored-window',
+  'sliding-window',
+  'sliding-log',
+  'token-bucket',
+  'gcra',
+];
 
 /** The algorithms whose rules take `burst`. */
 const TAKES_BURST: ReadonlySet<Algorithm> = new Set(['token-bucket', 'gcra']);
