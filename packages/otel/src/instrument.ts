@@ -13,11 +13,12 @@ export interface InstrumentOptions {
    */
   meterProvider?: MeterProvider | undefined;
   /**
-   * Set `ratekeeper.*` attributes on the active span (the latest decision's) and, once a span sees a
-   * second decision, add a `ratekeeper.decision` event for each.
+   * `true`: set `ratekeeper.*` attributes on the active span (the latest decision's: the one that
+   * answered the request). `'events'`: also add a `ratekeeper.decision` event per decision, so every
+   * decision of a request stays on its span (an event each). `false`: leave spans alone.
    * @default true
    */
-  spans?: boolean | undefined;
+  spans?: boolean | 'events' | undefined;
 }
 
 /** What {@link instrument} returns. */
@@ -38,7 +39,7 @@ type Slot = { [ACTIVE]?: { stop(): void } };
 
 /**
  * Records ratekeeper's decisions, store errors and recoveries as OpenTelemetry metrics (and, unless
- * `spans: false`, as attributes and events of the active span), by subscribing to the
+ * `spans: false`, as attributes of the active span, and events with `spans: 'events'`), by subscribing to the
  * `node:diagnostics_channel` channels `@ratekeeper/core` publishes on. Until it is called, and after
  * `uninstrument()`, the limiters do no work for it.
  *
@@ -88,7 +89,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const listeners = {
     [CHANNELS.decision]: guarded<DecisionEvent>((e) => {
       // A peek answers no request: it would overwrite the span's account of the one that did.
-      if (spans && e.operation === 'consume') annotateSpan(e);
+      if (spans !== false && e.operation === 'consume') annotateSpan(e, spans === 'events');
       record().decision(e);
     }),
     [CHANNELS.storeError]: guarded<StoreErrorEvent>((e) => record().storeError(e)),
@@ -118,5 +119,6 @@ function validate(options: unknown): asserts options is InstrumentOptions {
   if (meterProvider !== undefined && typeof (meterProvider as Partial<MeterProvider> | null)?.getMeter !== 'function') {
     throw new ConfigError('meterProvider', 'a MeterProvider (with getMeter())', meterProvider);
   }
-  if (spans !== undefined && typeof spans !== 'boolean') throw new ConfigError('spans', 'a boolean', spans);
+  if (spans !== undefined && typeof spans !== 'boolean' && spans !== 'events')
+    throw new ConfigError('spans', "a boolean or 'events'", spans);
 }

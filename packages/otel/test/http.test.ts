@@ -88,7 +88,8 @@ describe('@ratekeeper/web', () => {
 });
 
 describe('@ratekeeper/express', () => {
-  it('an app-wide and a route limiter on one request: the span shows the one that answered 429, an event per decision', async () => {
+  it("an app-wide and a route limiter on one request: the span shows the one that answered 429, an event per decision (spans: 'events')", async () => {
+    otel = instrument({ meterProvider: meter.provider, spans: 'events' });
     const app = express();
     app.set('trust proxy', false);
     // What an HTTP server instrumentation does: the rest of the request runs inside its span.
@@ -128,5 +129,6 @@ describe('@ratekeeper/express', () => {
       ['limiter=login,outcome=allowed,rule=login', 1],
       ['limiter=login,outcome=limited,rule=login', 1],
     ]);
+    otel = instrument({ meterProvider: meter.provider });
   });
 });

@@ -217,7 +217,7 @@ describe('metrics', () => {
   });
 
   it('rejects bad options with a ConfigError naming the option', () => {
-    expect(() => instrument({ spans: 'yes' as unknown as boolean })).toThrow('Expected `spans` to be a boolean, got');
+    expect(() => instrument({ spans: 'yes' as unknown as boolean })).toThrow("Expected `spans` to be a boolean or 'events', got");
     expect(() => instrument({ meterProvider: {} as never })).toThrow(/`meterProvider`/);
     expect(() => instrument({ span: false } as never)).toThrow(/Unknown option `span`/);
   });
