@@ -61,19 +61,26 @@ const PROCESSES = 8;
 
 describe.each(['fixed-window', 'token-bucket', 'gcra'] as const)('%s, 8 processes', (algorithm) => {
   test('one hot key, demand 2.4× the limit: allowed ≤ limit, ≥ limit − 8 × lease size; leases given back on close', async () => {
-    const prefix = uniquePrefix(`lease8-${algorithm}`);
-    const args = ['spend', String(redisPort()), prefix, algorithm, String(LIMIT), String(HOUR), String(SIZE), '600'];
-    const workers = Array.from({ length: PROCESSES }, () => worker(args));
-    // Every worker connected and listening, then all start at once.
-    await Promise.all(workers.map((w) => w.next()));
-    const start = await serverMs();
-    for (const w of workers) w.child.send('go');
-    const reports = await Promise.all(workers.map((w) => w.next()));
-    const end = await serverMs();
-    const allowed = reports.reduce((n, r) => n + (r.allowed as number), 0);
-    const failures = reports.reduce((n, r) => n + (r.failures as number), 0);
-    // A fixed window of an hour: the run must sit in one window (else it proves nothing; rerun).
-    if (algorithm === 'fixed-window' && Math.floor(start / HOUR) !== Math.floor(end / HOUR)) return;
+    const run = async (attempt: number) => {
+      const prefix = uniquePrefix(`lease8-${algorithm}-${attempt}`);
+      const args = ['spend', String(redisPort()), prefix, algorithm, String(LIMIT), String(HOUR), String(SIZE), '600'];
+      const workers = Array.from({ length: PROCESSES }, () => worker(args));
+      // Every worker connected and listening, then all start at once.
+      await Promise.all(workers.map((w) => w.next()));
+      const start = await serverMs();
+      for (const w of workers) w.child.send('go');
+      const reports = await Promise.all(workers.map((w) => w.next()));
+      const end = await serverMs();
+      const allowed = reports.reduce((n, r) => n + (r.allowed as number), 0);
+      const failures = reports.reduce((n, r) => n + (r.failures as number), 0);
+      return { prefix, start, end, allowed, failures };
+    };
+    // A fixed window of an hour: the run must sit in one window to prove anything, so a run that
+    // straddles an hour boundary on Redis's clock is run once more (the next one cannot straddle too).
+    let r = await run(0);
+    if (algorithm === 'fixed-window' && Math.floor(r.start / HOUR) !== Math.floor(r.end / HOUR)) r = await run(1);
+    const { prefix, start, end, allowed, failures } = r;
+    if (algorithm === 'fixed-window') expect(Math.floor(end / HOUR)).toBe(Math.floor(start / HOUR));
     // Buckets refill LIMIT per hour: what the run's duration (+ the workers' start-up) could add.
     const refill = algorithm === 'fixed-window' ? 0 : Math.ceil(((end - start + 60_000) * LIMIT) / HOUR);
     expect(allowed).toBeLessThanOrEqual(LIMIT + refill);
