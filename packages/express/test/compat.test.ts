@@ -2,7 +2,16 @@
 // describes them, on ratekeeper's pipeline. Stores: compat-stores.test.ts; checks and
 // ipKeyGenerator: compat-validate.test.ts; module shape: compat-module.test.ts.
 
-import rateLimit, { DAY, HOUR, ipKeyGenerator, MemoryStore, MINUTE, rateLimit as named, SECOND } from '@ratekeeper/express/compat';
+import rateLimit, {
+  DAY,
+  HOUR,
+  ipKeyGenerator,
+  MemoryStore,
+  MINUTE,
+  rateLimit as named,
+  type Options,
+  SECOND,
+} from '@ratekeeper/express/compat';
 import type { Express } from 'express';
 import supertest from 'supertest';
 import { appWith, recordingLogger, windowStart } from './compat/helpers';
@@ -127,7 +136,7 @@ describe('windowMs', () => {
 
 describe('the limited response', () => {
   it('message: text, an object sent as JSON, or a (possibly async) function of (req, res)', async () => {
-    const cases: [unknown, string | object][] = [
+    const cases: [Options['message'], string | object][] = [
       ['Slow down', 'Slow down'],
       [
         { error: 'rate_limited', retry: true },

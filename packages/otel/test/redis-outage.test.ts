@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createLimiter, MemoryStore } from '@ratekeeper/core';
 import { RedisStore, replaySafeRedisOptions } from '@ratekeeper/core/redis';
@@ -46,15 +47,6 @@ async function cuttableProxy(targetPort: number): Promise<{ port: number; cut():
   };
 }
 
-/** Polls a condition outside the test's control (a connection dropping or coming back). */
-async function pollUntil(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10).unref());
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function redisPort(): number {
   const port = Number(process.env.RK_REDIS_PORT);
   if (!port) throw new Error('RK_REDIS_PORT is not set: the Jest global setup must start redis-server');
@@ -86,15 +78,19 @@ describe('a Redis outage', () => {
       await open.consume('user-1');
       await insured.consume('user-1');
 
+      // The client's own events say when it saw the drop and the reconnection: no polling, no sleep.
+      const closed = once(client, 'close');
       await proxy.cut();
-      await pollUntil(() => client.status !== 'ready', 'the client to see the connection drop');
+      await closed;
+      expect(client.status).not.toBe('ready');
       for (let i = 0; i < 3; i++) {
         expect(await open.consume('user-1')).toMatchObject({ allowed: true, error: expect.anything() });
         expect((await insured.consume('user-1')).allowed).toBe(true);
       }
 
+      const ready = once(client, 'ready');
       await proxy.restore();
-      await pollUntil(() => client.status === 'ready', 'the client to reconnect');
+      await ready;
       expect((await open.consume('user-1')).error).toBeUndefined();
       expect((await insured.consume('user-1')).error).toBeUndefined();
 

@@ -422,7 +422,7 @@ describe('adaptive limits', () => {
         const before = sampler.running;
         for (let i = 0; i < 50 && sampler.running; i++) {
           globalThis.gc();
-          await new Promise((r) => setTimeout(r, 1));
+          await new Promise((r) => setImmediate(r)); // a turn of the loop: finalizers run as tasks
         }
         // One limiter stays, sampling event-loop delay: the process must still exit on its own.
         globalThis.kept = createLimiter({ limit: 10, window: '1m', adaptive: { signal: 'event-loop-delay', intervalMs: 10 } });

@@ -89,9 +89,8 @@ export interface Options {
   windowMs: number;
   /** Requests allowed per window and client, or a function of the request. `0` blocks every request. @default 5 */
   limit: number | ValueDeterminingMiddleware<number>;
-  /** Body of the limited response (an object is sent as JSON), or a function of the request. */
-  // biome-ignore lint/suspicious/noExplicitAny: express-rate-limit's type: any value res.send accepts.
-  message: any | ValueDeterminingMiddleware<any>;
+  /** Body of the limited response (what `res.send` takes; an object is sent as JSON), or a function of the request. */
+  message: string | number | boolean | object | ValueDeterminingMiddleware<unknown>;
   /** Status of the limited response. @default 429 */
   statusCode: number;
   /** `X-RateLimit-Limit`, `-Remaining`, `-Reset`. @default true */
