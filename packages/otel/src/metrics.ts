@@ -1,6 +1,5 @@
 import type { Meter, MeterProvider } from '@opentelemetry/api';
-import type { DecisionEvent, RecoverEvent, StoreErrorEvent } from '@ratekeeper/core';
-import { DecisionTallies } from './tallies';
+import { type DecisionEvent, DecisionTally, type RecoverEvent, type StoreErrorEvent } from '@ratekeeper/core';
 
 /** The instrumentation scope: the meter's name. */
 export const INSTRUMENTATION_NAME = '@ratekeeper/otel';
@@ -68,7 +67,7 @@ export function recorderFor(provider: MeterProvider): Recorder {
 function createRecorder(provider: MeterProvider): Recorder {
   const meter: Meter = provider.getMeter(INSTRUMENTATION_NAME, VERSION);
   // Counted in this process and read at collection: cumulative, as a synchronous counter would report.
-  const tallies = new DecisionTallies();
+  const tallies = new DecisionTally();
   const decisions = meter.createObservableCounter(METRICS.decisions, {
     description: 'Rate-limit decisions, by outcome, binding rule and limiter.',
     unit: '{decision}',

@@ -2,7 +2,15 @@
 // The names mirror @ratekeeper/otel's (`ratekeeper.decisions` → `ratekeeper_decisions_total`, ...).
 
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { CHANNELS, ConfigError, type DecisionEvent, type RecoverEvent, type StoreErrorEvent } from '@ratekeeper/core';
+import {
+  CHANNELS,
+  ConfigError,
+  type DecisionEvent,
+  type DecisionLabels,
+  DecisionTally,
+  type RecoverEvent,
+  type StoreErrorEvent,
+} from '@ratekeeper/core';
 import {
   Counter,
   register as globalRegister,
@@ -11,7 +19,6 @@ import {
   type PrometheusContentType,
   type Registry,
 } from 'prom-client';
-import { type DecisionLabels, DecisionTallies } from './tallies';
 
 /** A prom-client registry, in either exposition format (Prometheus text or OpenMetrics). */
 export type MetricsRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
@@ -182,7 +189,7 @@ function create(registry: MetricsRegistry, prefix: string, buckets: readonly num
   }
   const [decisionsName = '', durationName = '', errorsName = '', recoveriesName = ''] = names;
   // `registers: []`, then registerMetric: nothing is registered until every metric could be built.
-  const tallies = new DecisionTallies();
+  const tallies = new DecisionTally();
   // What each series has been given so far. Only the increase since the last scrape is added: the
   // counter's own value stays the sum, so `reset()` (`registry.resetMetrics()`) zeroes it like every
   // other counter, instead of the next scrape restoring the whole tally.

@@ -1,14 +1,14 @@
-import type { DecisionEvent, DecisionOutcome } from '@ratekeeper/core';
+import type { DecisionEvent, DecisionOutcome } from './events';
 
 const OUTCOMES: readonly DecisionOutcome[] = ['allowed', 'limited', 'failed_open', 'failed_closed', 'fallback'];
 const INDEX: Readonly<Record<DecisionOutcome, number>> = { allowed: 0, limited: 1, failed_open: 2, failed_closed: 3, fallback: 4 };
 
-/** The labels of one `decisions_total` series. */
-export interface DecisionLabels {
+/** The labels (attributes) of one decision-count series: never a key. */
+export type DecisionLabels = {
   readonly outcome: DecisionOutcome;
   readonly rule: string;
   readonly limiter: string;
-}
+};
 
 interface Row {
   readonly counts: number[];
@@ -16,12 +16,13 @@ interface Row {
 }
 
 /**
- * Decision counts per (limiter, rule, outcome) in plain numbers, copied into the counter when the
- * registry is scraped: prom-client's `inc(labels)` builds a label hash on every call, which costs
- * more than a memory-store decision itself. Limiter and rule names are configuration, so the label
- * sets, and these maps, stay bounded.
+ * Decision counts per (limiter, rule, outcome) in plain numbers, for metric packages
+ * (`@ratekeeper/otel`, `@ratekeeper/prometheus`) to read at collection time: a metrics library's
+ * per-call counter hashes its labels, which costs more than a memory-store decision itself.
+ * Limiter and rule names are configuration, so the label sets, and these maps, stay bounded; each
+ * series' label object is built once, so readers may key on its identity.
  */
-export class DecisionTallies {
+export class DecisionTally {
   readonly #byLimiter = new Map<string, Map<string, Row>>();
 
   add(e: DecisionEvent): void {
