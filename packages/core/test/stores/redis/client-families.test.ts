@@ -121,7 +121,7 @@ describe('the client the store sends on', () => {
       // The duplicate ends when its owner ends.
       await family.close(owner);
       // Bounded at 30 s: a Cluster duplicate closes one node connection after another, slowly on a loaded machine.
-      await pollUntil(() => dup.status === 'end', 'the duplicate to end with its owner', 10, 3000);
+      await pollUntil(() => store.connection.status() === 'end', 'the duplicate to end with its owner', 10, 3000);
 
       // A store closed before its owner: the owner's end must not disconnect the ended duplicate
       // again (ioredis would arm a referenced 2 s destroy timer that delays the app's exit).
@@ -130,13 +130,50 @@ describe('the client the store sends on', () => {
       const dup2 = store2.client as Redis | Cluster;
       await pollUntil(() => dup2.status === 'ready', 'the duplicate to connect');
       await store2.close();
-      await pollUntil(() => dup2.status === 'end', 'the closed duplicate to end');
+      await pollUntil(() => store2.connection.status() === 'end', 'the closed duplicate to end');
       const disconnect = jest.spyOn(dup2, 'disconnect');
       await family.close(owner2);
       expect(owner2.status).toBe('end');
       expect(disconnect).not.toHaveBeenCalled();
     },
     60_000,
+  );
+});
+
+describe('a duplicate between reconnect attempts', () => {
+  // ioredis emits no 'end' for a client disconnected while it waits to reconnect: the store ends
+  // its duplicate itself, whether its owner ended or the store was closed.
+  it.each(
+    ioFamilies.flatMap((f) =>
+      (['standalone', 'cluster'] as const).flatMap((t) =>
+        (['owner ends', 'store closes'] as const).map((how) => [f.name, t, how, f] as const),
+      ),
+    ),
+  )(
+    '%s %s, %s: the duplicate ends and says so',
+    async (_name, topology, how, family) => {
+      const owner = (await pool.make(family, topology, { plain: true })) as Redis | Cluster;
+      const store = new RedisStore({ client: owner });
+      const dup = store.client as Redis | Cluster;
+      expect((await limiterOn(store).consume('k')).error).toBeUndefined();
+      // Kill the duplicate's connections on the server side: it closes and waits to reconnect.
+      const own = topology === 'cluster' ? (dup as Cluster).nodes('all') : [dup as Redis];
+      const ids = await Promise.all(own.map((n) => n.client('ID')));
+      for (const m of masters(topology)) for (const id of ids) await m.call('CLIENT', 'KILL', 'ID', String(id)).catch(() => {});
+      await pollUntil(() => dup.status === 'reconnecting', 'the duplicate to wait to reconnect', 1, 5000);
+      let ended = 0;
+      dup.on('end', () => ended++);
+      if (how === 'owner ends') await family.close(owner);
+      else await store.close();
+      await pollUntil(() => ended === 1, "the duplicate's 'end'");
+      expect(store.connection.status()).toBe('end');
+      // It stays ended: no reconnect attempt follows, nor a second 'end' when the owner ends too.
+      if (how === 'store closes') await family.close(owner);
+      await store.close();
+      expect(ended).toBe(1);
+      expect(['reconnecting', 'disconnecting', 'end']).toContain(dup.status);
+    },
+    30_000,
   );
 });
 

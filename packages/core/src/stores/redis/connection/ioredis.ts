@@ -74,12 +74,29 @@ function replaySafe(client: IoClient): { connection: IoClient; owned: boolean } 
       retryStrategy: (times: number) => (ownerClosed() ? null : retry ? retry(times) : Math.min(times * 50, 2000)),
     });
   }
-  // Not when the duplicate already ended (the store was closed first): ioredis's disconnect() on a
-  // closed socket arms a referenced 2 s destroy timer that never clears, delaying the app's exit.
-  client.once('end', () => {
-    if (connection.status !== 'end') connection.disconnect();
-  });
+  client.once('end', () => endOwned(connection));
   return { connection, owned: true };
+}
+
+/** Duplicates the store ended itself because ioredis would not (see `endOwned`). */
+const abandoned = new WeakSet<IoClient>();
+
+/**
+ * Disconnects a client the store owns and makes sure it ends. Not when it already ended (the store
+ * was closed first): ioredis's disconnect() on a closed socket arms a referenced 2 s destroy timer
+ * that never clears, delaying the app's exit. Between reconnect attempts a client has no socket
+ * left to close, and ioredis then emits no 'end' (its status stays 'reconnecting' or
+ * 'disconnecting' for good): disconnect() cancels the next attempt and the store emits the 'end'
+ * itself, so its clock sync and health see a connection that ended.
+ */
+function endOwned(client: IoClient): void {
+  if (client.status === 'end' || abandoned.has(client)) return;
+  const socketless = client.isCluster ? (client as Cluster).nodes('all').length === 0 : client.status === 'reconnecting';
+  client.disconnect();
+  if (socketless && client.status !== 'end') {
+    abandoned.add(client);
+    client.emit('end');
+  }
 }
 
 function node(redis: Redis): ServerNode {
@@ -119,6 +136,7 @@ export function ioredisConnection(given: IoClient): Connection {
     cluster: client.isCluster,
     status: () => {
       const s = client.status;
+      if (abandoned.has(client)) return 'end';
       return s === 'ready' || s === 'wait' || s === 'end' ? s : ('connecting' as ConnectionStatus);
     },
     connect: () => {
@@ -140,8 +158,8 @@ export function ioredisConnection(given: IoClient): Connection {
     close: async () => {
       if (!owned || client.status === 'end') return;
       // QUIT only on a ready connection: a connecting Cluster would hold it until it is ready.
-      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
-      else client.disconnect();
+      if (client.status === 'ready') await client.quit().catch(() => endOwned(client));
+      else endOwned(client);
     },
   };
 }
