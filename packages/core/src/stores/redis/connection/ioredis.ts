@@ -93,7 +93,8 @@ function endOwned(client: IoClient): void {
   if (client.status === 'end' || abandoned.has(client)) return;
   const socketless = client.isCluster ? (client as Cluster).nodes('all').length === 0 : client.status === 'reconnecting';
   client.disconnect();
-  if (socketless && client.status !== 'end') {
+  // disconnect() may have ended it already (a client that never connected ends at once).
+  if (socketless && (client.status as string) !== 'end') {
     abandoned.add(client);
     client.emit('end');
   }
