@@ -80,6 +80,7 @@ export type { ConcurrencySlots, SlotResult } from './stores/types';
 
 export { CHANNELS } from './observe/channels';
 export type { DecisionEvent, DecisionOutcome, DecisionSource, RecoverEvent, StoreErrorEvent } from './observe/events';
+export { type DecisionObservation, type DecisionObserver, observeDecisions } from './observe/observers';
 export { type DecisionLabels, DecisionTally } from './observe/tally';
 
 // Outgoing calls: wait for a turn, compose limiters, obey a server's Retry-After.

@@ -2,7 +2,8 @@ import { type Decision, decide, policyDecision } from './decision';
 import { isStoreError, StoreError } from './errors/store-error';
 import type { RateLimitLogger } from './logger';
 import { decisionChannel, recoverChannel, storeErrorChannel } from './observe/channels';
-import type { DecisionOutcome, DecisionSource } from './observe/events';
+import type { DecisionEvent, DecisionOutcome, DecisionSource } from './observe/events';
+import { observers } from './observe/observers';
 import type { ResolvedRule } from './rules';
 import { StoreHealth, wasAnswered } from './stores/health';
 import type { BoundStore, RawResult } from './stores/types';
@@ -78,39 +79,68 @@ export class StoreGuard {
 
   /** Decides synchronously when the store answers synchronously (memory store): no promise hop. */
   run(op: Op, key: string, cost: number, now: number): Decision | Promise<Decision> {
-    // Nobody listening (the common case) costs one property read.
-    if (!decisionChannel.hasSubscribers) return this.#run(op, key, cost, now, undefined);
+    // Nobody listening (the common case) costs two property reads; the observed path is its own
+    // method, so this one stays small enough to inline.
+    if (!decisionChannel.hasSubscribers && observers.list.length === 0) return this.#run(op, key, cost, now, undefined);
+    return this.#observed(op, key, cost, now);
+  }
+
+  #observed(op: Op, key: string, cost: number, now: number): Decision | Promise<Decision> {
     const seen: Observation = { source: 'store' };
     const d = this.#run(op, key, cost, now, seen);
     // A decision made in the process did no I/O: it is not timed (a clock read costs about as much
     // as the decision). An asynchronous answer is timed from the moment the call returned, which
     // the command was written in: the wait for the store is what the time measures.
     if (!isPromise(d)) {
-      this.#publish(op, key, cost, d, seen, -1);
+      this.#observe(op, key, cost, d, seen, -1);
       return d;
     }
     const t0 = performance.now();
     return d.then((decision) => {
-      this.#publish(op, key, cost, decision, seen, t0);
+      this.#observe(op, key, cost, decision, seen, t0);
       return decision;
     });
   }
 
   /** `t0`: when the asynchronous call was made; -1 for a decision made synchronously. */
-  #publish(op: Op, key: string, cost: number, decision: Decision, seen: Observation, t0: number): void {
+  #observe(op: Op, key: string, cost: number, decision: Decision, seen: Observation, t0: number): void {
+    const outcome = OUTCOMES[seen.source][decision.allowed ? 0 : 1];
+    const timed = t0 >= 0;
+    let event: DecisionEvent | undefined;
+    for (const o of observers.list) {
+      // `wants` first: it may swap the tally (a metrics provider registered since the last decision).
+      let wanted = false;
+      try {
+        wanted = o.decision !== undefined && (o.wants === undefined || o.wants(timed));
+      } catch {
+        // An observer's failure must not fail the decision (it is documented not to throw).
+      }
+      o.tally?.count(this.#o.name, decision.rule.name, outcome);
+      if (!wanted) continue;
+      event ??= this.#event(op, key, cost, decision, seen, outcome, t0);
+      try {
+        o.decision?.(event);
+      } catch {
+        // As above.
+      }
+    }
+    if (decisionChannel.hasSubscribers) decisionChannel.publish(event ?? this.#event(op, key, cost, decision, seen, outcome, t0));
+  }
+
+  #event(op: Op, key: string, cost: number, decision: Decision, seen: Observation, outcome: DecisionOutcome, t0: number): DecisionEvent {
     const rules = this.#o.rules;
     // The names are the same for every decision of these rules: build the array once.
     if (this.#namesOf !== rules) {
       this.#namesOf = rules;
       this.#ruleNames = Object.freeze(rules.map((r) => r.name));
     }
-    decisionChannel.publish({
+    return {
       limiter: this.#o.name,
       operation: op,
       key,
       cost,
       allowed: decision.allowed,
-      outcome: OUTCOMES[seen.source][decision.allowed ? 0 : 1],
+      outcome,
       source: seen.source,
       rules: this.#ruleNames,
       rule: decision.rule.name,
@@ -119,7 +149,7 @@ export class StoreGuard {
       durationMs: t0 < 0 ? 0 : performance.now() - t0,
       async: t0 >= 0,
       decision,
-    });
+    };
   }
 
   #run(op: Op, key: string, cost: number, now: number, seen: Observation | undefined): Decision | Promise<Decision> {

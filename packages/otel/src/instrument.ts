@@ -1,5 +1,5 @@
 import { diag, type MeterProvider, metrics } from '@opentelemetry/api';
-import { CHANNELS, ConfigError, type DecisionEvent, type RecoverEvent, type StoreErrorEvent } from '@ratekeeper/core';
+import { CHANNELS, ConfigError, type DecisionObserver, observeDecisions, type RecoverEvent, type StoreErrorEvent } from '@ratekeeper/core';
 import { diagnostics } from './diagnostics';
 import { INSTRUMENTATION_NAME, type Recorder, recorderFor } from './metrics';
 import { annotateSpan } from './spans';
@@ -64,16 +64,51 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const slot = globalThis as Slot;
   slot[ACTIVE]?.stop();
 
+  const failed = (error: unknown): void => diag.error(`${INSTRUMENTATION_NAME}: failed to record a ratekeeper event`, error);
+  // The limiters count into the current provider's tally themselves (`observeDecisions`): a
+  // diagnostics-channel event per decision, and a meter call per decision, would cost more than a
+  // memory-store decision. Only decisions worth more than a count reach `decision` below: those
+  // an asynchronous store answered (the duration histogram) and, while spans can be active, those
+  // that annotate one.
   let provider: MeterProvider | undefined;
   let recorder: Recorder | undefined;
-  const record = (): Recorder => {
+  const observer: DecisionObserver = { tally: undefined };
+  const record = (): Recorder | undefined => {
     const current = meterProvider ?? metrics.getMeterProvider();
-    if (current !== provider || recorder === undefined) {
+    if (current !== provider) {
       provider = current;
-      recorder = recorderFor(current);
+      try {
+        recorder = recorderFor(current);
+      } catch (error) {
+        recorder = undefined;
+        failed(error);
+      }
+      observer.tally = recorder?.tally;
     }
     return recorder;
   };
+  record();
+  let seenGlobal = otelGlobal()?.metrics;
+  observer.wants = (timed) => {
+    const g = otelGlobal();
+    // The global provider changed (an SDK started after instrument()): count for the new one.
+    if (meterProvider === undefined && g?.metrics !== seenGlobal) {
+      seenGlobal = g?.metrics;
+      record();
+    }
+    // Without a context manager no span is ever active: nothing to annotate.
+    return timed || (spans !== false && g?.context !== undefined);
+  };
+  observer.decision = (e) => {
+    try {
+      // A peek answers no request: it would overwrite the span's account of the one that did.
+      if (spans !== false && e.operation === 'consume') annotateSpan(e, spans === 'events');
+      if (e.async) recorder?.timed(e);
+    } catch (error) {
+      failed(error);
+    }
+  };
+  const observation = observeDecisions(observer);
 
   // A subscriber that throws would be rethrown by diagnostics_channel on the next tick, crashing
   // the application: report through OpenTelemetry's diagnostic logger instead.
@@ -83,17 +118,12 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       try {
         handle(message as T);
       } catch (error) {
-        diag.error(`${INSTRUMENTATION_NAME}: failed to record a ratekeeper event`, error);
+        failed(error);
       }
     };
   const listeners = {
-    [CHANNELS.decision]: guarded<DecisionEvent>((e) => {
-      // A peek answers no request: it would overwrite the span's account of the one that did.
-      if (spans !== false && e.operation === 'consume') annotateSpan(e, spans === 'events');
-      record().decision(e);
-    }),
-    [CHANNELS.storeError]: guarded<StoreErrorEvent>((e) => record().storeError(e)),
-    [CHANNELS.recover]: guarded<RecoverEvent>((e) => record().recover(e)),
+    [CHANNELS.storeError]: guarded<StoreErrorEvent>((e) => record()?.storeError(e)),
+    [CHANNELS.recover]: guarded<RecoverEvent>((e) => record()?.recover(e)),
   };
   for (const [name, listener] of Object.entries(listeners)) dc?.subscribe(name, listener);
 
@@ -101,11 +131,28 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     stop(): void {
       if (slot[ACTIVE] !== active) return;
       delete slot[ACTIVE];
+      observation.stop();
       for (const [name, listener] of Object.entries(listeners)) dc?.unsubscribe(name, listener);
     },
   };
   slot[ACTIVE] = active;
   return { uninstrument: () => active.stop() };
+}
+
+/** What the OpenTelemetry API registered, where its copies share it (API major 1). */
+interface OtelGlobal {
+  readonly metrics?: unknown;
+  readonly context?: unknown;
+}
+const OTEL_API = Symbol.for('opentelemetry.js.api.1');
+
+/**
+ * The OpenTelemetry API's registrations, read where every copy of `@opentelemetry/api` 1.x keeps
+ * them: two property reads per decision, where `metrics.getMeterProvider()` and
+ * `trace.getActiveSpan()` (version checks, context lookups) cost a tenth of a decision each.
+ */
+function otelGlobal(): OtelGlobal | undefined {
+  return (globalThis as { [OTEL_API]?: OtelGlobal })[OTEL_API];
 }
 
 function validate(options: unknown): asserts options is InstrumentOptions {

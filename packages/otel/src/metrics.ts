@@ -33,7 +33,10 @@ const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 /** Records ratekeeper's events on one meter. */
 export interface Recorder {
-  decision(event: DecisionEvent): void;
+  /** The provider's decision counts: the limiters add to it themselves (`observeDecisions`), the counter reads it. */
+  readonly tally: DecisionTally;
+  /** A decision an asynchronous store answered: its time goes to the duration histogram. */
+  timed(event: DecisionEvent): void;
   storeError(event: StoreErrorEvent): void;
   recover(event: RecoverEvent): void;
 }
@@ -91,11 +94,9 @@ function createRecorder(provider: MeterProvider): Recorder {
     unit: '{recovery}',
   });
   return {
-    decision(e) {
-      tallies.add(e);
-      // Only a store that answered asynchronously (Redis) spent time worth a histogram: a decision
-      // made in this process measures no I/O, and recording it would cost more than making it.
-      if (e.async) duration.record(e.durationMs / 1000, { limiter: e.limiter, outcome: e.outcome });
+    tally: tallies,
+    timed(e) {
+      duration.record(e.durationMs / 1000, { limiter: e.limiter, outcome: e.outcome });
     },
     storeError(e) {
       errors.add(1, { limiter: e.limiter, operation: e.operation, policy: e.policy });

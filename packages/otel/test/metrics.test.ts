@@ -1,7 +1,8 @@
+import { hasSubscribers } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiagLogLevel, diag, metrics } from '@opentelemetry/api';
-import { createLimiter, MemoryStore } from '@ratekeeper/core';
+import { CHANNELS, createLimiter, MemoryStore } from '@ratekeeper/core';
 import { manualClock } from '@ratekeeper/core/testing';
 import { type Instrumentation, instrument, METRICS } from '@ratekeeper/otel';
 import { VERSION } from '../src/metrics';
@@ -170,6 +171,24 @@ describe('metrics', () => {
     expect(total((await other.read()).get(METRICS.decisions))).toBe(2);
     otel.uninstrument();
     await other.shutdown();
+  });
+
+  it('counts without the decision channel: the limiters tally themselves (no event per decision); only failures are subscribed to', async () => {
+    otel?.uninstrument();
+    otel = instrument({ meterProvider: meter.provider }); // spans on
+    try {
+      expect(hasSubscribers(CHANNELS.decision)).toBe(false);
+      expect(hasSubscribers(CHANNELS.storeError)).toBe(true);
+      const limiter = createLimiter({ name: 'quiet', limit: 1, window: '1m', now: manualClock().now });
+      await limiter.consume('k');
+      await limiter.consume('k');
+      expect(table((await meter.read()).get(METRICS.decisions))).toEqual([
+        ['limiter=quiet,outcome=allowed,rule=quiet', 1],
+        ['limiter=quiet,outcome=limited,rule=quiet', 1],
+      ]);
+    } finally {
+      otel.uninstrument();
+    }
   });
 
   it('without meterProvider, follows the global MeterProvider, even one registered after instrument()', async () => {

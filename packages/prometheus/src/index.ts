@@ -5,9 +5,10 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
   CHANNELS,
   ConfigError,
-  type DecisionEvent,
   type DecisionLabels,
+  type DecisionObservation,
   DecisionTally,
+  observeDecisions,
   type RecoverEvent,
   type StoreErrorEvent,
 } from '@ratekeeper/core';
@@ -57,6 +58,8 @@ interface Instrumented {
   readonly metrics: readonly (Counter<string> | Histogram<string>)[];
   readonly buckets: readonly number[];
   readonly listeners: readonly (readonly [channel: string, listener: (message: unknown) => void])[];
+  /** The limiters counting into this registry's tally. */
+  readonly observation: DecisionObservation;
   /** Calls of `instrument` not yet undone. */
   users: number;
 }
@@ -145,6 +148,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       done = true;
       if (--current.users > 0) return;
       for (const [channel, listener] of current.listeners) unsubscribe(channel, listener);
+      current.observation.stop();
       unregister(registry, current);
       if (byPrefix?.get(prefix) === current) byPrefix.delete(prefix);
     },
@@ -234,15 +238,18 @@ function create(registry: MetricsRegistry, prefix: string, buckets: readonly num
 
   // A subscriber that throws would surface as an uncaught exception in the application (Node
   // rethrows it on the next tick): metrics must never take a request down, so failures are dropped.
-  const onDecision = (message: unknown): void => {
-    try {
-      const e = message as DecisionEvent;
-      tallies.add(e);
-      // Only an asynchronous store's answer (Redis) took time worth a histogram: a decision made in
-      // the process does no I/O, and observing it would cost more than making it.
-      if (e.async) duration.observe({ limiter: e.limiter, outcome: e.outcome }, e.durationMs / 1000);
-    } catch {}
-  };
+  // The limiters count into `tallies` themselves (a diagnostics-channel event per decision would
+  // cost more than a memory-store decision); only decisions an asynchronous store (Redis) answered
+  // come here, for the histogram: a decision made in the process does no I/O.
+  const observation = observeDecisions({
+    tally: tallies,
+    wants: (timed) => timed,
+    decision(e) {
+      try {
+        duration.observe({ limiter: e.limiter, outcome: e.outcome }, e.durationMs / 1000);
+      } catch {}
+    },
+  });
   const onStoreError = (message: unknown): void => {
     try {
       const e = message as StoreErrorEvent;
@@ -255,10 +262,9 @@ function create(registry: MetricsRegistry, prefix: string, buckets: readonly num
     } catch {}
   };
   const listeners = [
-    [CHANNELS.decision, onDecision],
     [CHANNELS.storeError, onStoreError],
     [CHANNELS.recover, onRecover],
   ] as const;
   for (const [channel, listener] of listeners) subscribe(channel, listener);
-  return { names, metrics, buckets, listeners, users: 0 };
+  return { names, metrics, buckets, listeners, observation, users: 0 };
 }

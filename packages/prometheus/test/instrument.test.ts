@@ -181,6 +181,23 @@ describe('instrument()', () => {
     expect(values.filter((v) => v.includes('key-') || keys.some((k) => v.includes(k)))).toEqual([]);
   });
 
+  it('counts without the decision channel: the limiters tally themselves (no event per decision); only failures are subscribed to', async () => {
+    const registry = new Registry();
+    const metrics = instrument({ registry });
+    try {
+      expect(hasSubscribers(CHANNELS.decision)).toBe(false);
+      expect(hasSubscribers(CHANNELS.storeError)).toBe(true);
+      const limiter = createLimiter({ name: 'quiet', limit: 1, window: '1m', now: manualClock().now });
+      await limiter.consume('k');
+      await limiter.consume('k');
+      const text = await registry.metrics();
+      expect(text).toContain('ratekeeper_decisions_total{outcome="allowed",rule="quiet",limiter="quiet"} 1');
+      expect(text).toContain('ratekeeper_decisions_total{outcome="limited",rule="quiet",limiter="quiet"} 1');
+    } finally {
+      metrics.uninstrument();
+    }
+  });
+
   it('twice on one registry: no "already registered", no double count; metrics stay until both are undone', async () => {
     const registry = new Registry();
     const first = track(instrument({ registry }));

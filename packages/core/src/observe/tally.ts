@@ -24,20 +24,41 @@ interface Row {
  */
 export class DecisionTally {
   readonly #byLimiter = new Map<string, Map<string, Row>>();
+  // The last series counted: a limiter's decisions mostly bind the same rule, so most counts skip
+  // both map lookups.
+  #lastLimiter: string | undefined;
+  #lastRule: string | undefined;
+  #lastRow: Row | undefined;
 
+  /** Counts one decision (an event's limiter, binding rule and outcome). */
   add(e: DecisionEvent): void {
-    let byRule = this.#byLimiter.get(e.limiter);
+    this.count(e.limiter, e.rule, e.outcome);
+  }
+
+  /** Counts one decision of `limiter` bound by `rule`. */
+  count(limiter: string, rule: string, outcome: DecisionOutcome): void {
+    let row = this.#lastRow;
+    if (row === undefined || rule !== this.#lastRule || limiter !== this.#lastLimiter) {
+      row = this.#row(limiter, rule);
+      this.#lastLimiter = limiter;
+      this.#lastRule = rule;
+      this.#lastRow = row;
+    }
+    (row.counts[INDEX[outcome]] as number)++;
+  }
+
+  #row(limiter: string, rule: string): Row {
+    let byRule = this.#byLimiter.get(limiter);
     if (byRule === undefined) {
       byRule = new Map();
-      this.#byLimiter.set(e.limiter, byRule);
+      this.#byLimiter.set(limiter, byRule);
     }
-    let row = byRule.get(e.rule);
+    let row = byRule.get(rule);
     if (row === undefined) {
-      const { limiter, rule } = e;
       row = { counts: OUTCOMES.map(() => 0), labels: OUTCOMES.map((outcome) => ({ outcome, rule, limiter })) };
-      byRule.set(e.rule, row);
+      byRule.set(rule, row);
     }
-    (row.counts[INDEX[e.outcome]] as number)++;
+    return row;
   }
 
   /** Calls `each` with every non-zero count (cumulative) and its labels. */
