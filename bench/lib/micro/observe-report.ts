@@ -142,7 +142,7 @@ export async function runObserve(o: ObserveOptions): Promise<void> {
   );
   p();
 
-  // Sanity: the subscribers saw every timed decision, and nothing listened in the rk / rk@base children.
+  // Sanity: the subscribers saw every timed decision; only rk+noop is on the decision channel.
   const bad: string[] = [];
   for (const [k, ms] of cells) {
     for (const m of ms) {
@@ -152,14 +152,16 @@ export async function runObserve(o: ObserveOptions): Promise<void> {
       if (m.blockedShare !== undefined && Math.abs(m.blockedShare - want) > 0.001)
         bad.push(`${k}: ${fmtFixed(100 * m.blockedShare, 3)} % blocked`);
       const listens = m.contender !== 'rk' && m.contender !== 'rk@base';
-      if (m.subscribed !== listens) bad.push(`${k}: ratekeeper:decision ${m.subscribed ? 'had' : 'had no'} subscriber`);
+      // The metrics packages count through observeDecisions, not the channel: only rk+noop subscribes.
+      const subscribes = m.contender === 'rk+noop';
+      if (m.subscribed !== subscribes) bad.push(`${k}: ratekeeper:decision ${m.subscribed ? 'had' : 'had no'} subscriber`);
       if (listens && m.recorded !== s?.decisions) bad.push(`${k}: recorded ${m.recorded} of ${s?.decisions} decisions`);
     }
   }
   p(
     `Checks: ${
       bad.length === 0
-        ? 'every subscriber recorded every timed decision, rk and rk@base ran with nobody subscribed, every cell blocked what it should.'
+        ? 'every subscriber recorded every timed decision, only rk+noop was on the decision channel (otel and prom count through observeDecisions), every cell blocked what it should.'
         : `MISMATCH ${bad.join('; ')}`
     }`,
   );

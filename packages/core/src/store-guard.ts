@@ -4,6 +4,7 @@ import type { RateLimitLogger } from './logger';
 import { decisionChannel, recoverChannel, storeErrorChannel } from './observe/channels';
 import type { DecisionEvent, DecisionOutcome, DecisionSource } from './observe/events';
 import { observers } from './observe/observers';
+import { OUTCOME_ORDER } from './observe/tally';
 import type { ResolvedRule } from './rules';
 import { StoreHealth, wasAnswered } from './stores/health';
 import type { BoundStore, RawResult } from './stores/types';
@@ -30,12 +31,6 @@ type Op = 'consume' | 'peek';
 interface Observation {
   source: DecisionSource;
 }
-
-const OUTCOMES: Record<DecisionSource, readonly [allowed: DecisionOutcome, denied: DecisionOutcome]> = {
-  store: ['allowed', 'limited'],
-  fallback: ['fallback', 'fallback'],
-  policy: ['failed_open', 'failed_closed'],
-};
 
 export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
@@ -104,7 +99,10 @@ export class StoreGuard {
 
   /** `t0`: when the asynchronous call was made; -1 for a decision made synchronously. */
   #observe(op: Op, key: string, cost: number, decision: Decision, seen: Observation, t0: number): void {
-    const outcome = OUTCOMES[seen.source][decision.allowed ? 0 : 1];
+    // The outcome's index in OUTCOME_ORDER; the insurance store's answers are all 'fallback'.
+    const source = seen.source;
+    const at = source === 'store' ? (decision.allowed ? 0 : 1) : source === 'policy' ? (decision.allowed ? 2 : 3) : 4;
+    const outcome = OUTCOME_ORDER[at] as DecisionOutcome;
     const timed = t0 >= 0;
     let event: DecisionEvent | undefined;
     for (const o of observers.list) {
@@ -115,7 +113,7 @@ export class StoreGuard {
       } catch {
         // An observer's failure must not fail the decision (it is documented not to throw).
       }
-      o.tally?.count(this.#o.name, decision.rule.name, outcome);
+      o.tally?.countAt(this.#o.name, decision.rule.name, at);
       if (!wanted) continue;
       event ??= this.#event(op, key, cost, decision, seen, outcome, t0);
       try {

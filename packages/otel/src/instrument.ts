@@ -23,7 +23,7 @@ export interface InstrumentOptions {
 
 /** What {@link instrument} returns. */
 export interface Instrumentation {
-  /** Stops recording (unsubscribes from ratekeeper's channels). Idempotent; a no-op once a later `instrument()` replaced this one. */
+  /** Stops recording (the limiters stop counting for it; it leaves ratekeeper's channels). Idempotent; a no-op once a later `instrument()` replaced this one. */
   uninstrument(): void;
 }
 
@@ -39,9 +39,9 @@ type Slot = { [ACTIVE]?: { stop(): void } };
 
 /**
  * Records ratekeeper's decisions, store errors and recoveries as OpenTelemetry metrics (and, unless
- * `spans: false`, as attributes of the active span, and events with `spans: 'events'`), by subscribing to the
- * `node:diagnostics_channel` channels `@ratekeeper/core` publishes on. Until it is called, and after
- * `uninstrument()`, the limiters do no work for it.
+ * `spans: false`, as attributes of the active span, and events with `spans: 'events'`). The limiters
+ * count decisions for it themselves (`observeDecisions`), and it subscribes to the store-error and
+ * recovery channels. Until it is called, and after `uninstrument()`, the limiters do no work for it.
  *
  * There is one instrumentation per process: calling `instrument()` again replaces the previous one
  * (its options too), so nothing is counted twice. The metrics count every decision, `peek()`
@@ -152,8 +152,12 @@ const OTEL_API = Symbol.for('opentelemetry.js.api.1');
  * `trace.getActiveSpan()` (version checks, context lookups) cost a tenth of a decision each.
  */
 function otelGlobal(): OtelGlobal | undefined {
-  return (globalThis as { [OTEL_API]?: OtelGlobal })[OTEL_API];
+  // The API creates the object at its first registration and keeps it (unregistering deletes a
+  // field): once found it is held, and a lookup on the global object is saved per decision.
+  if (found === undefined) found = (globalThis as { [OTEL_API]?: OtelGlobal })[OTEL_API];
+  return found;
 }
+let found: OtelGlobal | undefined;
 
 function validate(options: unknown): asserts options is InstrumentOptions {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);

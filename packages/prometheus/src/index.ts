@@ -46,7 +46,8 @@ export interface InstrumentOptions {
 export interface Instrumentation {
   /**
    * Stops counting for this call of `instrument`. When no other call still instruments the same
-   * registry and prefix, unsubscribes from the channels and removes the metrics from the registry.
+   * registry and prefix, stops the limiters counting for it, unsubscribes from the channels and
+   * removes the metrics from the registry.
    * Calling it again does nothing.
    */
   uninstrument(): void;

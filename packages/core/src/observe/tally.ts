@@ -1,6 +1,8 @@
 import type { DecisionEvent, DecisionOutcome } from './events';
 
-const OUTCOMES: readonly DecisionOutcome[] = ['allowed', 'limited', 'failed_open', 'failed_closed', 'fallback'];
+/** @internal The outcomes in the order of {@link DecisionTally.countAt}'s index. */
+export const OUTCOME_ORDER: readonly DecisionOutcome[] = ['allowed', 'limited', 'failed_open', 'failed_closed', 'fallback'];
+const OUTCOMES = OUTCOME_ORDER;
 const INDEX: Readonly<Record<DecisionOutcome, number>> = { allowed: 0, limited: 1, failed_open: 2, failed_closed: 3, fallback: 4 };
 
 /** The labels (attributes) of one decision-count series: never a key. */
@@ -37,6 +39,14 @@ export class DecisionTally {
 
   /** Counts one decision of `limiter` bound by `rule`. */
   count(limiter: string, rule: string, outcome: DecisionOutcome): void {
+    this.countAt(limiter, rule, INDEX[outcome]);
+  }
+
+  /**
+   * @internal `count` with the outcome as its index in {@link OUTCOME_ORDER} (what the limiters
+   * call: a keyed lookup of the outcome's name costs as much as the rest of the count).
+   */
+  countAt(limiter: string, rule: string, outcome: number): void {
     let row = this.#lastRow;
     if (row === undefined || rule !== this.#lastRule || limiter !== this.#lastLimiter) {
       row = this.#row(limiter, rule);
@@ -44,7 +54,7 @@ export class DecisionTally {
       this.#lastRule = rule;
       this.#lastRow = row;
     }
-    (row.counts[INDEX[outcome]] as number)++;
+    (row.counts[outcome] as number)++;
   }
 
   #row(limiter: string, rule: string): Row {
