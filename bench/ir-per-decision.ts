@@ -10,8 +10,9 @@
  *
  * A fourth argument installs a subscriber first, as `bench:micro --observe` does: `noop` (a
  * counting subscriber on the decision channel), `otel` (@ratekeeper/otel on an SDK MeterProvider,
- * spans on, no tracer provider) `otel-nospans` (the same with `spans: false`) or `prom` (@ratekeeper/prometheus on a fresh
- * Registry).
+ * spans on, no tracer provider), `otel-nospans` (the same with `spans: false`), `tally` (core's
+ * `observeDecisions` with a bare tally), `tally-wants` (and a `wants` that declines every event) or
+ * `prom` (@ratekeeper/prometheus on a fresh Registry).
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -46,8 +47,12 @@ async function subscribe(mode: string): Promise<void> {
   } else if (mode === 'otel' || mode === 'otel-nospans') {
     const [{ instrument }, { MeterProvider }] = await Promise.all([import('@ratekeeper/otel'), import('@opentelemetry/sdk-metrics')]);
     instrument({ meterProvider: new MeterProvider(), spans: mode === 'otel' });
+  } else if (mode === 'tally' || mode === 'tally-wants') {
+    // The core's side alone: a tally (and, with -wants, a wants() that declines every event).
+    const { DecisionTally, observeDecisions } = await import('@ratekeeper/core');
+    observeDecisions({ tally: new DecisionTally(), ...(mode === 'tally-wants' ? { wants: () => false, decision: () => {} } : {}) });
   } else if (mode === 'prom') {
     const [{ instrument }, { Registry }] = await Promise.all([import('@ratekeeper/prometheus'), import('prom-client')]);
     instrument({ registry: new Registry() });
-  } else throw new Error(`unknown observe mode ${mode}: none, noop, otel, otel-nospans or prom`);
+  } else throw new Error(`unknown observe mode ${mode}: none, noop, otel, otel-nospans, tally, tally-wants or prom`);
 }
