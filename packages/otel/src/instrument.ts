@@ -146,18 +146,45 @@ interface OtelGlobal {
 }
 const OTEL_API = Symbol.for('opentelemetry.js.api.1');
 
+/** The API's object once it exists (it is created at the first registration and kept). */
+let found: OtelGlobal | undefined;
+/** True while this copy's setter waits for the API to create the object. */
+let watching = false;
+
 /**
  * The OpenTelemetry API's registrations, read where every copy of `@opentelemetry/api` 1.x keeps
- * them: two property reads per decision, where `metrics.getMeterProvider()` and
- * `trace.getActiveSpan()` (version checks, context lookups) cost a tenth of a decision each.
+ * them: a property read per decision, where `metrics.getMeterProvider()` and `trace.getActiveSpan()`
+ * (version checks, context lookups) cost a tenth of a decision each. Until the API registers
+ * anything the object does not exist, and looking a missing property up on the global object is
+ * slow: a setter in its place hands it over the moment the API creates it.
  */
 function otelGlobal(): OtelGlobal | undefined {
-  // The API creates the object at its first registration and keeps it (unregistering deletes a
-  // field): once found it is held, and a lookup on the global object is saved per decision.
-  if (found === undefined) found = (globalThis as { [OTEL_API]?: OtelGlobal })[OTEL_API];
+  if (found !== undefined || watching) return found;
+  found = (globalThis as { [OTEL_API]?: OtelGlobal })[OTEL_API];
+  if (found === undefined) watch();
   return found;
 }
-let found: OtelGlobal | undefined;
+
+function watch(): void {
+  // Another copy of this package watches already: read through its accessor (until the object exists).
+  if (Object.getOwnPropertyDescriptor(globalThis, OTEL_API) !== undefined) return;
+  try {
+    Object.defineProperty(globalThis, OTEL_API, {
+      configurable: true,
+      enumerable: false,
+      get: () => undefined,
+      set(value: OtelGlobal) {
+        // What the API's own assignment would have made: a plain data property.
+        Object.defineProperty(globalThis, OTEL_API, { value, writable: true, enumerable: true, configurable: true });
+        found = value;
+        watching = false;
+      },
+    });
+    watching = true;
+  } catch {
+    // A frozen global object: read it at each decision.
+  }
+}
 
 function validate(options: unknown): asserts options is InstrumentOptions {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'an object', options);
