@@ -74,11 +74,18 @@ function replaySafe(client: IoClient): { connection: IoClient; owned: boolean } 
       retryStrategy: (times: number) => (ownerClosed() ? null : retry ? retry(times) : Math.min(times * 50, 2000)),
     });
   }
+  // (An owner closed while it waited to reconnect emits no 'end' either: its duplicate then ends
+  // with `store.close()`, or at its own next reconnect attempt, which `ownerClosed` stops.)
   client.once('end', () => endOwned(connection));
   return { connection, owned: true };
 }
 
-/** Duplicates the store ended itself because ioredis would not (see `endOwned`). */
+/**
+ * Duplicates that ended: ioredis said 'end', or the store ended it because ioredis would not (see
+ * `endOwned`). Their status is 'end' for good: an ended Cluster's nodes may still report closing
+ * afterwards, which sets its status back to 'close' (seen with ioredis 6), and the store never
+ * reconnects a duplicate.
+ */
 const abandoned = new WeakSet<IoClient>();
 
 /**
@@ -90,8 +97,9 @@ const abandoned = new WeakSet<IoClient>();
  * itself, so its clock sync and health see a connection that ended.
  */
 function endOwned(client: IoClient): void {
-  if (client.status === 'end' || abandoned.has(client)) return;
-  const socketless = client.isCluster ? (client as Cluster).nodes('all').length === 0 : client.status === 'reconnecting';
+  const s = client.status;
+  if (s === 'end' || abandoned.has(client)) return;
+  const socketless = client.isCluster ? (client as Cluster).nodes('all').length === 0 : s === 'reconnecting';
   client.disconnect();
   // disconnect() may have ended it already (a client that never connected ends at once).
   if (socketless && (client.status as string) !== 'end') {
@@ -119,6 +127,7 @@ function node(redis: Redis): ServerNode {
 /** The store's connection over an ioredis or iovalkey client. @internal */
 export function ioredisConnection(given: IoClient): Connection {
   const { connection: client, owned } = replaySafe(given);
+  if (owned) client.once('end', () => abandoned.add(client));
   const evalsha = client.evalsha as unknown as Send;
   const evalScript = client.eval as unknown as Send;
   const nodes = new WeakMap<Redis, ServerNode>();
