@@ -2,7 +2,7 @@
 // redis-server: counts live in ratekeeper's RedisStore under `nameSpace`. Redis decides on its own
 // clock, so these tests use windows no test outlives instead of moving time.
 
-import { RedisStore } from '@ratekeeper/core/redis';
+import { RedisStore, replaySafeRedisOptions } from '@ratekeeper/core/redis';
 import { rateLimitPlugin } from '@ratekeeper/fastify';
 import fastifyRateLimit from '@ratekeeper/fastify/compat';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -19,9 +19,15 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => (c.status === 'end' ? undefined : c.quit().catch(() => {}))));
 });
 
-function redis(): Redis {
-  const client = new Redis({ host: '127.0.0.1', port: redisPort() });
+/**
+ * A connected client the store shares (replay-safe, so it opens no duplicate of its own): the
+ * first request must not race the connection, or, on a loaded machine, the store's 250 ms wait for
+ * it runs out and the request passes by the `'allow'` policy without headers.
+ */
+async function redis(): Promise<Redis> {
+  const client = new Redis({ host: '127.0.0.1', port: redisPort(), ...replaySafeRedisOptions });
   clients.push(client);
+  await client.ping();
   return client;
 }
 
@@ -41,7 +47,7 @@ async function app(options: Record<string, unknown>, routes?: (a: FastifyInstanc
 
 describe('@ratekeeper/fastify/compat with redis', () => {
   it('counts in Redis under nameSpace: two app instances on one client share the limit', async () => {
-    const client = redis();
+    const client = await redis();
     const ns = nameSpace();
     const one = await app({ redis: client, nameSpace: ns, max: 3, timeWindow: 60_000 });
     const two = await app({ redis: client, nameSpace: ns, max: 3, timeWindow: 60_000 });
@@ -62,7 +68,7 @@ describe('@ratekeeper/fastify/compat with redis', () => {
 
   it('route limits count apart from the plugin-wide one, and a groupId shares one count between routes', async () => {
     const ns = nameSpace();
-    const a = await app({ redis: redis(), nameSpace: ns, max: 5, timeWindow: 60_000 }, (r) => {
+    const a = await app({ redis: await redis(), nameSpace: ns, max: 5, timeWindow: 60_000 }, (r) => {
       r.get('/', async () => 'hello');
       r.get('/strict', { config: { rateLimit: { max: 1 } } }, async () => 'strict');
       r.get('/otp/send', { config: { rateLimit: { max: 2, groupId: 'otp' } } }, async () => 'sent');
@@ -75,20 +81,20 @@ describe('@ratekeeper/fastify/compat with redis', () => {
   });
 
   it('ban answers 403 once refusals pass it', async () => {
-    const a = await app({ redis: redis(), nameSpace: nameSpace(), max: 1, ban: 1, timeWindow: 60_000 });
+    const a = await app({ redis: await redis(), nameSpace: nameSpace(), max: 1, ban: 1, timeWindow: 60_000 });
     expect(await statuses(a, '/', 3)).toEqual([200, 429, 403]);
     expect((await send(a, '/')).body).toEqual({ statusCode: 403, error: 'Forbidden', message: 'Rate limit exceeded, retry in 1 minute' });
   });
 
   it('continueExceeding restarts the window on each refusal; exponentialBackoff doubles the wait', async () => {
-    const restart = await app({ redis: redis(), nameSpace: nameSpace(), max: 1, timeWindow: 5000, continueExceeding: true });
+    const restart = await app({ redis: await redis(), nameSpace: nameSpace(), max: 1, timeWindow: 5000, continueExceeding: true });
     await send(restart, '/');
     for (let i = 0; i < 3; i++) {
       const res = await send(restart, '/');
       expect(res.status).toBe(429);
       expect(res.headers['x-ratelimit-reset']).toBe('5');
     }
-    const backoff = await app({ redis: redis(), nameSpace: nameSpace(), max: 1, timeWindow: 1000, exponentialBackoff: true });
+    const backoff = await app({ redis: await redis(), nameSpace: nameSpace(), max: 1, timeWindow: 1000, exponentialBackoff: true });
     await send(backoff, '/');
     const waits: string[] = [];
     for (let i = 0; i < 3; i++) waits.push(String((await send(backoff, '/')).headers['retry-after']));
@@ -96,7 +102,7 @@ describe('@ratekeeper/fastify/compat with redis', () => {
   });
 
   it('createRateLimit reads without counting ({ increment: false })', async () => {
-    const a = await app({ redis: redis(), nameSpace: nameSpace(), global: false, max: 2, timeWindow: 60_000 }, (r) => {
+    const a = await app({ redis: await redis(), nameSpace: nameSpace(), global: false, max: 2, timeWindow: 60_000 }, (r) => {
       const check = r.createRateLimit();
       r.get('/peek', async (req) => check(req, { increment: false }));
       r.get('/consume', async (req) => check(req));
@@ -107,7 +113,7 @@ describe('@ratekeeper/fastify/compat with redis', () => {
   });
 
   it('a closed client: 500 "Connection is closed." by default, the full quota with skipOnError', async () => {
-    const failing = redis();
+    const failing = await redis();
     const a = await app({ redis: failing, nameSpace: nameSpace(), max: 2, timeWindow: 60_000 });
     expect((await send(a, '/')).status).toBe(200);
     await failing.quit();
@@ -115,7 +121,7 @@ describe('@ratekeeper/fastify/compat with redis', () => {
     expect(res.status).toBe(500);
     expect(res.text).toBe('{"statusCode":500,"error":"Internal Server Error","message":"Connection is closed."}');
 
-    const skipping = redis();
+    const skipping = await redis();
     const b = await app({ redis: skipping, nameSpace: nameSpace(), max: 2, timeWindow: 60_000, skipOnError: true });
     expect((await send(b, '/')).headers['x-ratelimit-remaining']).toBe('1');
     await skipping.quit();
@@ -125,7 +131,7 @@ describe('@ratekeeper/fastify/compat with redis', () => {
   });
 
   it('a native plugin with an anchored-window rule named hits under the same prefixes reads the counts compat wrote', async () => {
-    const client = redis();
+    const client = await redis();
     const ns = nameSpace();
     const compat = await app({ redis: client, nameSpace: ns, max: 3, timeWindow: 60_000 });
     expect(await statuses(compat, '/', 2)).toEqual([200, 200]);
