@@ -3,7 +3,7 @@ import { isStoreError, StoreError } from './errors/store-error';
 import type { RateLimitLogger } from './logger';
 import { decisionChannel, recoverChannel, storeErrorChannel } from './observe/channels';
 import type { DecisionEvent, DecisionOutcome, DecisionSource } from './observe/events';
-import { observers } from './observe/observers';
+import { type DecisionObserver, observers } from './observe/observers';
 import { OUTCOME_ORDER } from './observe/tally';
 import type { ResolvedRule } from './rules';
 import { StoreHealth, wasAnswered } from './stores/health';
@@ -34,6 +34,24 @@ interface Observation {
 
 export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+/** An observer's `wants`; a throw counts as no (an observer must never fail a decision). */
+function wants(o: DecisionObserver, timed: boolean): boolean {
+  try {
+    return o.wants?.(timed) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Hands `event` to an observer; a throw is dropped (an observer must never fail a decision). */
+function deliver(o: DecisionObserver, event: DecisionEvent): void {
+  try {
+    o.decision?.(event);
+  } catch {
+    // Dropped, as documented on DecisionObserver.decision.
+  }
 }
 
 /** True when every rule of a raw result allowed (so a consume charged every rule). */
@@ -105,22 +123,20 @@ export class StoreGuard {
     const outcome = OUTCOME_ORDER[at] as DecisionOutcome;
     const timed = t0 >= 0;
     let event: DecisionEvent | undefined;
-    for (const o of observers.list) {
+    // An indexed loop without try/catch: with a for-of and try/catch in the loop this path cost
+    // ~13 % of a memory-store decision in instructions (bench/ir-observe.ts), without ~1.5 %.
+    // Observers' own code runs in the two small functions below.
+    const list = observers.list;
+    const limiter = this.#o.name;
+    const rule = decision.rule.name;
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i] as DecisionObserver;
       // `wants` first: it may swap the tally (a metrics provider registered since the last decision).
-      let wanted = false;
-      try {
-        wanted = o.decision !== undefined && (o.wants === undefined || o.wants(timed));
-      } catch {
-        // An observer's failure must not fail the decision (it is documented not to throw).
-      }
-      o.tally?.countAt(this.#o.name, decision.rule.name, at);
+      const wanted = o.decision !== undefined && (o.wants === undefined || wants(o, timed));
+      o.tally?.countAt(limiter, rule, at);
       if (!wanted) continue;
       event ??= this.#event(op, key, cost, decision, seen, outcome, t0);
-      try {
-        o.decision?.(event);
-      } catch {
-        // As above.
-      }
+      deliver(o, event);
     }
     if (decisionChannel.hasSubscribers) decisionChannel.publish(event ?? this.#event(op, key, cost, decision, seen, outcome, t0));
   }
