@@ -59,8 +59,11 @@ if (mode === 'work') {
   await store.close();
   await client.quit();
 } else {
+  // Redis's time before asking: the grant, and so the lease's start, cannot be earlier (a time read
+  // after the grant would be late by a round trip, and the lease could end sooner after it).
+  const askedAt = await serverMs();
   await acquireRetrying('held');
-  process.send?.({ heldAt: await serverMs() });
+  process.send?.({ askedAt });
   // Holds until killed.
   setInterval(() => {}, 1000);
 }

@@ -99,7 +99,7 @@ describe('concurrency limiter on RedisStore across processes', () => {
     const prefix = uniquePrefix('killed');
     const leaseMs = 800;
     const { child, message } = worker(['hold', String(redisPort()), prefix, '1', '0', String(leaseMs)]);
-    const { heldAt } = await message;
+    const { askedAt } = await message;
     child.kill('SIGKILL');
     const store = new RedisStore({ client: redis });
     const limiter = createConcurrencyLimiter({ max: 1, store, prefix, leaseMs });
@@ -109,7 +109,7 @@ describe('concurrency limiter on RedisStore across processes', () => {
       lease = await limiter.tryAcquire('held');
       return lease !== undefined;
     }, "the killed holder's lease to expire");
-    expect((await serverMs(redis)) - (heldAt as number)).toBeGreaterThanOrEqual(leaseMs);
+    expect((await serverMs(redis)) - (askedAt as number)).toBeGreaterThanOrEqual(leaseMs);
     await lease?.release();
     await store.close();
   }, 30_000);

@@ -9,6 +9,7 @@ import {
   type StoreErrorEvent,
 } from '../../src/index';
 import { manualClock } from '../../src/testing';
+import { slowStore } from './slow-store';
 
 /** Collects what is published on `name` while `fn` runs. */
 async function collect<T>(name: string, fn: () => unknown): Promise<T[]> {
@@ -97,20 +98,8 @@ describe('diagnostics channels', () => {
   it('times a decision an asynchronous store answered, from the call to its answer', async () => {
     jest.useFakeTimers({ now: 1_000_000 });
     try {
-      const inner = new MemoryStore();
       // A network store's shape: the answer comes 7 ms after the call.
-      const slow: Store = {
-        bind(rules, prefix) {
-          const bound = inner.bind(rules, prefix);
-          const later = <T>(v: T | PromiseLike<T>) => new Promise<T>((resolve) => setTimeout(() => resolve(v), 7));
-          return {
-            consume: (key, cost, now) => later(bound.consume(key, cost, now)),
-            peek: (key, now) => later(bound.peek(key, now)),
-            refund: (key, cost, now, at) => bound.refund(key, cost, now, at),
-            reset: (key) => bound.reset(key),
-          };
-        },
-      };
+      const slow = slowStore(7);
       const limiter = createLimiter({ name: 'remote', limit: 5, window: '1m', store: slow });
       const events = await collect<DecisionEvent>(CHANNELS.decision, async () => {
         const pending = limiter.consume('k');

@@ -6,11 +6,10 @@ import {
   type DecisionLabels,
   type DecisionObserver,
   DecisionTally,
-  MemoryStore,
   observeDecisions,
-  type Store,
 } from '../../src/index';
 import { manualClock } from '../../src/testing';
+import { slowStore } from './slow-store';
 
 /** Every non-zero count of a tally as `limiter/rule/outcome` → count. */
 function counts(tally: DecisionTally): Record<string, number> {
@@ -19,23 +18,6 @@ function counts(tally: DecisionTally): Record<string, number> {
     out[`${l.limiter}/${l.rule}/${l.outcome}`] = n;
   });
   return out;
-}
-
-/** A MemoryStore answering 7 ms after the call, as a network store would. */
-function slowStore(): Store {
-  const inner = new MemoryStore();
-  return {
-    bind(rules, prefix) {
-      const bound = inner.bind(rules, prefix);
-      const later = <T>(v: T | PromiseLike<T>) => new Promise<T>((resolve) => setTimeout(() => resolve(v), 7));
-      return {
-        consume: (key, cost, now) => later(bound.consume(key, cost, now)),
-        peek: (key, now) => later(bound.peek(key, now)),
-        refund: (key, cost, now, at) => bound.refund(key, cost, now, at),
-        reset: (key) => bound.reset(key),
-      };
-    },
-  };
 }
 
 describe('observeDecisions', () => {
