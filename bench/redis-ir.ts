@@ -13,6 +13,8 @@
  * consumes per key over 1,000 fresh keys (warm-up on other keys): `pnpm bench:redis` makes 20 per
  * key, so `--hits 20` weighs a key's first consume of a window as that benchmark does.
  * `--reply compact` builds the scripts with the compact reply (scripts/driver.ts `ReplyFormat`).
+ * Rules that fit the hash layout (scripts/hash-layout.ts: several rules, no sliding log) use it in
+ * this checkout, as `RedisStore` does; `--layout keys` keeps one key per rule.
  *
  * This checkout's scripts read Redis `TIME` (the default clock); `--against-clock argv` builds the
  * other checkout's with the client's time in ARGV (release 1's default, a synced estimate).
@@ -27,6 +29,7 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 
 type Driver = typeof import('../packages/core/src/stores/redis/scripts/driver');
+type HashLayout = typeof import('../packages/core/src/stores/redis/scripts/hash-layout');
 type Rules = typeof import('../packages/core/src/rules');
 
 const argv = process.argv.slice(2);
@@ -47,6 +50,7 @@ const checkouts = [opt('against'), '.'].filter((c): c is string => c !== undefin
 const againstClock = (opt('against-clock') ?? 'time') as 'time' | 'argv';
 const HITS = opt('hits');
 const reply = opt('reply') ?? 'array';
+const layout = opt('layout') ?? 'auto';
 const N = HITS === undefined ? 2_000 : 1_000 * Number(HITS);
 const port = 20_000 + (process.pid % 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'rk-redis-ir-'));
@@ -112,8 +116,17 @@ try {
         const clock = root === resolve('.') ? 'time' : againstClock;
         // A checkout without reply formats ignores the fifth argument.
         const build = driver.buildScript as (...a: unknown[]) => string;
-        sha = (await client.script('LOAD', build('consume', rules, clock, 0, reply))) as string;
-        keys = (k) => rules.map((_, i) => `ir:${tag}:${i}{${id(k)}}`);
+        const hash =
+          root === resolve('.') && layout !== 'keys'
+            ? ((await import(src('stores/redis/scripts/hash-layout.ts'))) as HashLayout)
+            : undefined;
+        if (hash?.fitsHashLayout(rules)) {
+          sha = (await client.script('LOAD', hash.buildHashScript('consume', rules, clock, 0, reply as 'array'))) as string;
+          keys = (k) => [`ir:${tag}:h{${id(k)}}`];
+        } else {
+          sha = (await client.script('LOAD', build('consume', rules, clock, 0, reply))) as string;
+          keys = (k) => rules.map((_, i) => `ir:${tag}:${i}{${id(k)}}`);
+        }
         argv = [1_700_000_000_000, 1, -1];
       }
       const call = (k: number) => {
@@ -140,5 +153,6 @@ try {
   client.disconnect();
   server.kill('SIGTERM');
   await new Promise((done) => server.once('exit', done));
-  rmSync(dir, { recursive: true, force: true });
+  if (argv.includes('--keep')) console.log(`callgrind dumps kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

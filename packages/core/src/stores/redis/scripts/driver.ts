@@ -54,7 +54,8 @@ export const MAX_REDIS_RULES = 150;
 // large one is never written in exponent notation. Every closure is rebuilt on each call, so the
 // hot path defines none: the twins' evaluate and commit are pasted inline, and rare paths paste
 // snippets (snippets.ts). Globals used on the hot path are locals (registers) here.
-const PRELUDE = `
+/** @internal */
+export const PRELUDE = `
 local INF = -1
 local floor, ceil, sfmt, tonumber, type = math.floor, math.ceil, string.format, tonumber, type
 -- State another app or a bad migration left under a limiter's key (a wrong type, a non-number)
@@ -136,11 +137,13 @@ end`;
 // R: the reply's numbers, at and four per rule, then each rule's other values (placeholders, so
 // the table is allocated once at its full size). Redis stops reading a reply table at its first
 // nil, so the reply ends where `finish` puts one: after the rules, or after a repair count.
-const newResult = (rules: readonly RuleCode[], width: number): string =>
+/** @internal */
+export const newResult = (rules: readonly { readonly i: number }[], width: number): string =>
   `local R = {now${', 0, 0, 0, 0'.repeat(rules.length)}${', false'.repeat(width - 1 - 4 * rules.length)}}`;
 
 // sfmt of many integers: as arguments while Lua's registers suffice, else unpacked from a table.
-const format = (items: readonly string[], extra = ''): string => {
+/** @internal */
+export const format = (items: readonly string[], extra = ''): string => {
   const fmt = `'${Array.from(items, () => '%d').join(' ')}${extra ? ' %d' : ''}'`;
   const args = extra ? [...items, extra] : [...items];
   return args.length <= 60 ? `sfmt(${fmt}, ${args.join(', ')})` : `sfmt(${fmt}, unpack({${args.join(', ')}}))`;
@@ -157,10 +160,12 @@ const format = (items: readonly string[], extra = ''): string => {
 export type ReplyFormat = 'array' | 'compact';
 
 // The compact reply when every rule allowed (at, then remaining and reset per rule), nothing repaired.
-const allowedReply = (rules: readonly RuleCode[]): string =>
+/** @internal */
+export const allowedReply = (rules: readonly { readonly remaining: string; readonly reset: string }[]): string =>
   `if REPAIRED == 0 then return ${format(['now', ...rules.flatMap((r) => [r.remaining, r.reset])])} end`;
 
-const finish = (n: number, width: number, reply: ReplyFormat): string => {
+/** @internal */
+export const finish = (n: number, width: number, reply: ReplyFormat): string => {
   const after = 4 * n + 2;
   if (reply === 'compact') {
     const all = Array.from({ length: 4 * n + 1 }, (_, j) => `R[${j + 1}]`);
@@ -170,6 +175,19 @@ return ${format(all)}`;
   const cut = after + 1 <= width ? `R[${after + 1}] = nil` : '';
   return `if REPAIRED > 0 then R[${after}] = REPAIRED; ${cut} else R[${after}] = nil end\nreturn R`;
 };
+
+/** A consume's cost and deadline (ARGV[2], ARGV[3]). @internal */
+export const CONSUME_ARGS = [
+  '-- COST: the cost as sent (the twins pass it to HINCRBY as is); a cost of 1 needs no tonumber.',
+  'local COST = ARGV[2]',
+  "local cost = COST == '1' and 1 or tonumber(COST)",
+  '-- ARGV[3]: the server time after which the limiter has answered by policy: a call that reaches',
+  '-- Redis later (queued behind a pause, replayed after a stall) must not charge anything.',
+  "if ARGV[3] ~= '-1' then",
+  '  local deadline = tonumber(ARGV[3])',
+  '  if deadline >= 0 and now > deadline then return {-1} end',
+  'end',
+].join('\n');
 
 // Mirrors BoundMemoryStore.consume: evaluate every rule, then commit all or (blockFor) block the
 // refusing ones; rules that allowed but were refused by another report their units as left.
@@ -193,15 +211,7 @@ const consume = (rules: readonly RuleCode[], width: number, reply: ReplyFormat):
     return r.blockForMs > 0 ? `if not ${r.blocked} then\n${lines.map((l) => `  ${l}`).join('\n')}\nend` : lines.join('\n');
   };
   return [
-    '-- COST: the cost as sent (the twins pass it to HINCRBY as is); a cost of 1 needs no tonumber.',
-    'local COST = ARGV[2]',
-    "local cost = COST == '1' and 1 or tonumber(COST)",
-    '-- ARGV[3]: the server time after which the limiter has answered by policy: a call that reaches',
-    '-- Redis later (queued behind a pause, replayed after a stall) must not charge anything.',
-    "if ARGV[3] ~= '-1' then",
-    '  local deadline = tonumber(ARGV[3])',
-    '  if deadline >= 0 and now > deadline then return {-1} end',
-    'end',
+    CONSUME_ARGS,
     newResult(rules, width),
     ...rules.map((r) => evaluateRule(r, true, 'cost')),
     `if ${rules.map((r) => `${r.allowed} == 1`).join(' and ')} then`,
@@ -235,7 +245,8 @@ const refund = (rules: readonly RuleCode[]): string =>
   ].join('\n');
 
 // KEYS: every rule's state key, then every rule's blockFor key.
-const RESET = `
+/** @internal */
+export const RESET = `
 redis.call('UNLINK', unpack(KEYS))
 return 0
 `;
@@ -251,7 +262,8 @@ export function declaresBlockKeys(op: Operation, rules: readonly ResolvedRule[])
 
 // The functions of the twins the script's body calls, directly or through another (each is a
 // closure built on every call); the inlined evaluate and commit are not among them.
-function helpersFor(twins: readonly string[], body: string): string {
+/** @internal */
+export function helpersFor(twins: readonly string[], body: string): string {
   const fn = (name: string): RegExp => new RegExp(`\\nlocal function ${name}\\([^)]*\\)\\n[\\s\\S]*?\\nend\\n`);
   let defs = twins.join('').replace(/\nlocal function \w+_(evaluate|commit)\([^)]*\)\n[\s\S]*?\nend\n/g, '\n');
   for (let changed = true; changed; ) {
@@ -272,7 +284,16 @@ function helpersFor(twins: readonly string[], body: string): string {
  */
 export type ScriptClock = 'time' | 'argv' | 'argv-or-time';
 
-const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000 + floor(tonumber(tm[2]) / 1000)`;
+/** @internal */
+export const READ_TIME = `local tm = redis.call('TIME')\n  now = tonumber(tm[1]) * 1000 + floor(tonumber(tm[2]) / 1000)`;
+
+/** The script's `now` (see {@link ScriptClock}). @internal */
+export const nowCode = (clock: ScriptClock): string =>
+  clock === 'time'
+    ? `local now\ndo\n  ${READ_TIME}\nend`
+    : clock === 'argv'
+      ? 'local now = tonumber(ARGV[1])'
+      : `local now = tonumber(ARGV[1])\nif now < 0 then\n  ${READ_TIME}\nend`;
 
 /**
  * Builds the Lua source of one operation for one limiter's rules. Rule parameters are baked in as
@@ -326,12 +347,7 @@ export function buildScript(
     };
   });
   const width = next - 1;
-  const now =
-    clock === 'time'
-      ? `local now\ndo\n  ${READ_TIME}\nend`
-      : clock === 'argv'
-        ? 'local now = tonumber(ARGV[1])'
-        : `local now = tonumber(ARGV[1])\nif now < 0 then\n  ${READ_TIME}\nend`;
+  const now = nowCode(clock);
   const body = op === 'consume' ? consume(code, width, reply) : op === 'peek' ? peek(code, width, reply) : refund(code);
   const used = [...new Set(rules.map((r) => r.algorithm))];
   const helpers = helpersFor(

@@ -1,4 +1,4 @@
-import { FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
+import { FIELD_IO, FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
 
 /**
  * Lua twin of `algorithms/fixed-window.ts`. State: one hash per key, field = window start (epoch
@@ -59,6 +59,53 @@ local function fw_refund(k, now, W, L, B, cost, charged_at)
     local n = 0
     ${HNUM('n', 'v', 'k', 'f')}
     if n > 0 then redis.call('HINCRBY', k, f, -math.min(n, cost)) end
+  end
+end
+`;
+
+// The current window of field k into the locals start, count (0 when the field holds an older
+// window, or nothing).
+const FIELD_LOAD = `local start = floor(now / W) * W
+  local count = 0
+  do
+    local v
+    ${FIELD_IO.read('v')}
+    if v then
+      local a, b = string.match(v, '^(%-?%d+) (%d+)$')
+      if a == nil then ${FIELD_IO.drop}
+      elseif tonumber(a) == start then count = tonumber(b) end
+    end
+  end`;
+
+/**
+ * The twin on one field of the limiter's hash (`hash-layout.ts`): `"<window start> <count>"`, the
+ * current window only (a field holding an older one reads as empty and is overwritten).
+ * @internal
+ */
+export const FIXED_WINDOW_FIELD_LUA = `
+-- Twin of fixedWindow on field k of the limiter's hash: evaluate returns its outcome and the
+-- window's count before the charge (commit's \`out\`).
+local function fw_evaluate(k, now, W, L, B, cost, consuming)
+  ${FIELD_LOAD}
+  local reset_ms = start + W - now
+  local allowed, remaining, retry = 1, L - count - cost, 0
+  if count + cost > L then
+    allowed, remaining, retry = 0, L - count, reset_ms
+    if cost > L then retry = INF end
+  end
+  return allowed, remaining, reset_ms, retry, count
+end
+
+local function fw_commit(k, now, W, L, B, cost, out)
+  local start = floor(now / W) * W
+  ${FIELD_IO.write("sfmt('%d %d', start, out + cost)", 'start + W')}
+end
+
+local function fw_refund(k, now, W, L, B, cost, charged_at)
+  ${FIELD_LOAD}
+  -- Only the window the units were charged in, and only while it lasts.
+  if count > 0 and charged_at >= start and charged_at < start + W then
+    ${FIELD_IO.write("sfmt('%d %d', start, count - math.min(count, cost))", 'start + W')}
   end
 end
 `;

@@ -1,4 +1,4 @@
-import { FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
+import { FIELD_IO, FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
 
 /**
  * Lua twin of `algorithms/sliding-window.ts`. State: one hash per key, field = window start (epoch
@@ -72,6 +72,75 @@ local function sw_refund(k, now, W, L, B, cost, charged_at)
     local n = 0
     ${HNUM('n', 'v', 'k', 'f')}
     if n > 0 then redis.call('HINCRBY', k, f, -math.min(n, cost)) end
+  end
+end
+`;
+
+// Field k's counts for the current window (cur) and the one before it (prev) into locals, with
+// the current window's start: a field written in the previous window has its count become prev.
+const FIELD_LOAD = `local start = floor(now / W) * W
+  local cur, prev = 0, 0
+  do
+    local v
+    ${FIELD_IO.read('v')}
+    if v then
+      local a, b, c = string.match(v, '^(%-?%d+) (%d+) (%d+)$')
+      if a == nil then ${FIELD_IO.drop}
+      else
+        a = tonumber(a)
+        if a == start then cur, prev = tonumber(b), tonumber(c)
+        elseif a == start - W then prev = tonumber(b) end
+      end
+    end
+  end`;
+
+/**
+ * The twin on one field of the limiter's hash (`hash-layout.ts`): `"<window start> <count> <count
+ * of the window before>"`, so one field holds both windows a decision reads.
+ * @internal
+ */
+export const SLIDING_WINDOW_FIELD_LUA = `
+-- Twin of slidingWindow on field k of the limiter's hash: evaluate returns its outcome and both
+-- windows' counts before the charge, {cur, prev} (commit's \`out\`).
+local function sw_evaluate(k, now, W, L, B, cost, consuming)
+  ${FIELD_LOAD}
+  local usedW = prev * (W - (now - start)) + cur * W
+  local allowed, remaining, retry = 1, 0, 0
+  if usedW + cost * W <= L * W then
+    remaining = floor((L * W - usedW - cost * W) / W)
+  else
+    allowed = 0
+    remaining = math.max(0, floor((L * W - usedW) / W))
+    if cost > L then
+      retry = INF
+    else
+      local room, at = L - cost - cur, W
+      if room >= 0 and prev > 0 then at = W - floor((room * W) / prev) end
+      if at < W then
+        retry = start + at - now
+      else
+        local nxt = 0
+        if cur ~= 0 then nxt = math.max(0, W - floor(((L - cost) * W) / cur)) end
+        retry = start + W + nxt - now
+      end
+    end
+  end
+  return allowed, remaining, start + W - now, retry, {cur, prev}
+end
+
+local function sw_commit(k, now, W, L, B, cost, out)
+  local start = floor(now / W) * W
+  -- The current window still weighs on the next one.
+  ${FIELD_IO.write("sfmt('%d %d %d', start, out[1] + cost, out[2])", 'start + 2 * W')}
+end
+
+local function sw_refund(k, now, W, L, B, cost, charged_at)
+  ${FIELD_LOAD}
+  local cs = floor(charged_at / W) * W
+  if cs == start and cur > 0 then
+    ${FIELD_IO.write("sfmt('%d %d %d', start, cur - math.min(cur, cost), prev)", 'start + 2 * W')}
+  elseif cs == start - W and prev > 0 then
+    ${FIELD_IO.write("sfmt('%d %d %d', start, cur, prev - math.min(prev, cost))", 'start + 2 * W')}
   end
 end
 `;

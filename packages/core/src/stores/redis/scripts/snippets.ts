@@ -40,3 +40,40 @@ export const HASH_DROP_BEFORE = (k: string, before: string): string => `local fo
         if t == nil or t < ${before} then redis.call('HDEL', ${k}, hf) end
       end
       if foreign then REPAIRED = REPAIRED + 1 end`;
+
+/**
+ * Where a twin keeps a rule's state string: its own key (the per-rule layout) or one field of the
+ * limiter's hash (the hash layout, `hash-layout.ts`). The twins that store one string per rule are
+ * written once against this and built for both.
+ * @internal
+ */
+export interface StateIO {
+  /** Reads the state into `v` (declared by the caller): a string, or false when there is none. */
+  read(v: string): string;
+  /** Drops state that does not parse (foreign or corrupt), counted in `REPAIRED`. */
+  readonly drop: string;
+  /** Writes `value`; the state is empty again at epoch ms `deadAt` (kept `SLACK` longer). */
+  write(value: string, deadAt: string): string;
+}
+
+/** The per-rule layout: the state is the string at key `k`, written with a TTL (deleted once dead). @internal */
+export const KEY_IO: StateIO = {
+  read: (v) => FIRST(v, 'k', "'GET', k"),
+  drop: CORRUPT('k'),
+  write: (value, deadAt) => `do
+    local d = ${deadAt}
+    if d > now then redis.call('SET', k, ${value}, 'PX', sfmt('%d', d - now + SLACK)) else redis.call('DEL', k) end
+  end`,
+};
+
+/**
+ * The hash layout: rule `k`'s state is `V[k]` (read by the script's one `HMGET`); a write is staged
+ * in `NV[k]` (the value) and `ND[k]` (when it is dead), and the script writes every staged field
+ * with one `HSET`.
+ * @internal
+ */
+export const FIELD_IO: StateIO = {
+  read: (v) => `${v} = V[k]`,
+  drop: `redis.call('HDEL', K, sfmt('%d', k)); REPAIRED = REPAIRED + 1`,
+  write: (value, deadAt) => `NV[k], ND[k] = ${value}, ${deadAt}`,
+};

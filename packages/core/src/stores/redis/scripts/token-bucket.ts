@@ -1,14 +1,14 @@
-import { CORRUPT, FIRST } from './snippets';
+import { FIELD_IO, KEY_IO, type StateIO } from './snippets';
 
 // tb_load() then refill(): the bucket of `k` at `now` into the locals ts, tokens (a full bucket
 // when absent or foreign) and found.
-const LOAD_REFILLED = `local ts, tokens, found = now, cap, false
+const LOAD_REFILLED = (io: StateIO): string => `local ts, tokens, found = now, cap, false
   do
     local v
-    ${FIRST('v', 'k', "'GET', k")}
+    ${io.read('v')}
     if v then
       local a, b = string.match(v, '^(%-?%d+) (%-?%d+)$')
-      if a then ts, tokens, found = tonumber(a), tonumber(b), true else ${CORRUPT('k')} end
+      if a then ts, tokens, found = tonumber(a), tonumber(b), true else ${io.drop} end
     end
     local elapsed = now - ts
     if elapsed > 0 then
@@ -19,25 +19,24 @@ const LOAD_REFILLED = `local ts, tokens, found = now, cap, false
   end`;
 
 // Keeps the state until its expiresAt.
-const STORE = (ts: string, tokens: string): string => `do
+const STORE = (io: StateIO, ts: string, tokens: string): string => `do
     local t, n = ${ts}, ${tokens}
-    local ttl = t + ceil((cap - n) / L) - now
-    if ttl > 0 then redis.call('SET', k, sfmt('%d %d', t, n), 'PX', sfmt('%d', ttl + SLACK))
-    else redis.call('DEL', k) end
+    ${io.write("sfmt('%d %d', t, n)", 't + ceil((cap - n) / L)')}
   end`;
 
 /**
  * Lua twin of `algorithms/token-bucket.ts`. State: one string per key, `"<ts> <tokens × W>"`
- * (integers), written with `SET … PX` until the bucket would be full again. `GET` + `SET`.
+ * (integers), written with `SET … PX` until the bucket would be full again. `GET` + `SET`; in the
+ * hash layout ({@link TOKEN_BUCKET_FIELD_LUA}) the same string is one field.
  * @internal
  */
-export const TOKEN_BUCKET_LUA = `
+const tokenBucketLua = (io: StateIO): string => `
 -- Twin of tokenBucket (algorithms/token-bucket.ts): tb_evaluate, tb_commit, tb_refund are its
 -- evaluate, commit, refund. evaluate returns its outcome and the refilled bucket {ts, tokens}
 -- (commit's \`out\`).
 local function tb_evaluate(k, now, W, L, B, cost, consuming)
   local cap = B * W
-  ${LOAD_REFILLED}
+  ${LOAD_REFILLED(io)}
   local need = cost * W
   local allowed, remaining, reset_ms, retry = 1, floor((tokens - need) / W), ceil((cap - tokens + need) / L), 0
   if tokens < need then
@@ -49,15 +48,20 @@ end
 
 local function tb_commit(k, now, W, L, B, cost, out)
   local cap = B * W
-  ${STORE('out[1]', 'out[2] - cost * W')}
+  ${STORE(io, 'out[1]', 'out[2] - cost * W')}
 end
 
 local function tb_refund(k, now, W, L, B, cost, charged_at)
   local cap = B * W
   -- A charge older than a full refill has been repaid already.
   if (now - charged_at) * L >= cap then return end
-  ${LOAD_REFILLED}
+  ${LOAD_REFILLED(io)}
   if not found then return end
-  ${STORE('ts', 'math.min(cap, tokens + cost * W)')}
+  ${STORE(io, 'ts', 'math.min(cap, tokens + cost * W)')}
 end
 `;
+
+/** @internal */
+export const TOKEN_BUCKET_LUA = tokenBucketLua(KEY_IO);
+/** @internal The twin on one field of the limiter's hash (`hash-layout.ts`). */
+export const TOKEN_BUCKET_FIELD_LUA = tokenBucketLua(FIELD_IO);
