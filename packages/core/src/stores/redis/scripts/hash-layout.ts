@@ -126,11 +126,14 @@ export function buildHashScript(
       blocked: r.blockForMs > 0 ? `R[${next++}]` : 'false',
     };
   });
-  const width = next - 1;
+  // After the outs: the staged writes, R[NV + i] (value) and R[ND + i] (dead at), i = 1…n.
+  const nv = next - 1;
+  const nd = nv + n;
+  const width = nd + n;
   const fields = [...code.map((r) => `'${r.i}'`), "'x'", ...(blocks ? code.map((r) => `'b${r.i}'`) : [])];
   const hmget = fields.length <= 60 ? `'HMGET', K, ${fields.join(', ')}` : `'HMGET', K, unpack({${fields.join(', ')}})`;
   const read = `${FIRST('V', 'K', hmget)}\nlocal X = tonumber(V[${n + 1}]) or 0`;
-  const body = op === 'consume' ? consume(code, width, reply, read) : op === 'peek' ? peek(code, width, reply, read) : refund(code, read);
+  const body = op === 'consume' ? consume(code, width, reply, read) : op === 'peek' ? peek(code, width, reply, read) : refund(code, width, read);
   const used = [...new Set(rules.map((r) => r.algorithm))];
   const helpers = helpersFor(
     used.map((a) => FIELD_TWINS[a] as string),
@@ -139,14 +142,13 @@ export function buildHashScript(
   const maxWindow = Math.max(...rules.map((r) => r.windowMs));
   // H: how far past what the state needs the hash lives, so it is extended at most once per H.
   const h = Math.max(1000, Math.floor(maxWindow / 4));
-  const staged = Array.from({ length: n }, () => 'false').join(', ');
-  const deads = Array.from({ length: n }, () => '0').join(', ');
   return `${PRELUDE}local SLACK, H = ${slackMs}, ${h}
 -- The hash, the values its HMGET read (rule i's state at V[i], its expiry at V[n + 1], blockFor
--- deadlines after it), and the writes staged by the field twins (NV: value, ND: when it is dead).
+-- deadlines after it), and the result table, which also holds the writes the field twins stage
+-- (R[NV + i]: the value, R[ND + i]: when it is dead).
 local K = KEYS[1]
-local V
-local NV, ND = {${staged}}, {${deads}}
+local V, R
+local NV, ND = ${nv}, ${nd}
 ${helpers}
 ${nowCode(clock)}
 ${body}
@@ -192,16 +194,18 @@ const consume = (rules: readonly FieldRule[], width: number, reply: ReplyFormat,
   end
 end`;
   };
-  const writes = rules.flatMap((r) => [`'${r.i}'`, `NV[${r.i}]`]);
+  const nv = width - 2 * n;
+  const nd = nv + n;
+  const writes = rules.flatMap((r) => [`'${r.i}'`, `R[${nv + r.i}]`]);
   return [
     CONSUME_ARGS,
     read,
-    newResult(rules, width),
+    newResult(rules, width).replace(/^local /, ''),
     ...rules.map((r) => evaluateRule(r, n, true)),
     `if ${rules.map((r) => `${r.allowed} == 1`).join(' and ')} then`,
     ...rules.map((r) => inline(r.lua, `${r.p}_commit`, [String(r.i), 'now', ...r.wlb.map(String), 'cost', r.out], [])),
-    'local need = ND[1]',
-    ...rules.slice(1).map((r) => `if ND[${r.i}] > need then need = ND[${r.i}] end`),
+    `local need = R[${nd + 1}]`,
+    ...rules.slice(1).map((r) => `if R[${nd + r.i}] > need then need = R[${nd + r.i}] end`),
     'if need + SLACK > X then',
     '  X = need + SLACK + H',
     `  ${call('call', "'HSET', K", [...writes, "'x'", "sfmt('%d', X)"])}`,
@@ -222,7 +226,7 @@ const peek = (rules: readonly FieldRule[], width: number, reply: ReplyFormat, re
   [
     "local cost, COST = 1, '1'",
     read,
-    newResult(rules, width),
+    newResult(rules, width).replace(/^local /, ''),
     ...rules.map((r) => evaluateRule(r, rules.length, false)),
     ...rules.map((r) => `if ${r.allowed} == 1 then ${r.remaining} = ${r.remaining} + 1 end`),
     ...(reply === 'compact' ? [`if ${rules.map((r) => `${r.allowed} == 1`).join(' and ')} then`, allowedReply(rules), 'end'] : []),
@@ -231,14 +235,15 @@ const peek = (rules: readonly FieldRule[], width: number, reply: ReplyFormat, re
 
 // ARGV[2]: cost; ARGV[3]: when the units were charged. A refund never lengthens a state's life,
 // so the hash's expiry stands; it never creates the hash (absent fields are not written).
-const refund = (rules: readonly FieldRule[], read: string): string =>
+const refund = (rules: readonly FieldRule[], width: number, read: string): string =>
   [
     'local cost = tonumber(ARGV[2])',
     'local charged_at = tonumber(ARGV[3])',
     read,
+    `R = {${Array.from({ length: width }, () => 'false').join(', ')}}`,
     ...rules.map((r) => `${r.p}_refund(${r.i}, now, ${r.wlb.join(', ')}, cost, charged_at)`),
     'local hs = {}',
-    `for i = 1, ${rules.length} do if NV[i] then hs[#hs + 1] = i; hs[#hs + 1] = NV[i] end end`,
+    `for i = 1, ${rules.length} do local v = R[NV + i]; if v then hs[#hs + 1] = i; hs[#hs + 1] = v end end`,
     "if #hs > 0 then redis.call('HSET', K, unpack(hs)) end",
     'return REPAIRED',
   ].join('\n');

@@ -100,8 +100,8 @@ const FIELD_LOAD = `local start = floor(now / W) * W
  * @internal
  */
 export const SLIDING_WINDOW_FIELD_LUA = `
--- Twin of slidingWindow on field k of the limiter's hash: evaluate returns its outcome and both
--- windows' counts before the charge, {cur, prev} (commit's \`out\`).
+-- Twin of slidingWindow on field k of the limiter's hash: evaluate returns its outcome and, when
+-- consuming, stages the charged state (commit has nothing left to do).
 local function sw_evaluate(k, now, W, L, B, cost, consuming)
   ${FIELD_LOAD}
   local usedW = prev * (W - (now - start)) + cur * W
@@ -125,13 +125,16 @@ local function sw_evaluate(k, now, W, L, B, cost, consuming)
       end
     end
   end
-  return allowed, remaining, start + W - now, retry, {cur, prev}
+  if consuming then
+    -- Staged here, where both counts are at hand; written only when every rule allowed. The
+    -- current window still weighs on the next one.
+    ${FIELD_IO.write("sfmt('%d %d %d', start, cur + cost, prev)", 'start + 2 * W')}
+  end
+  return allowed, remaining, start + W - now, retry, false
 end
 
 local function sw_commit(k, now, W, L, B, cost, out)
-  local start = floor(now / W) * W
-  -- The current window still weighs on the next one.
-  ${FIELD_IO.write("sfmt('%d %d %d', start, out[1] + cost, out[2])", 'start + 2 * W')}
+  -- evaluate staged the write.
 end
 
 local function sw_refund(k, now, W, L, B, cost, charged_at)

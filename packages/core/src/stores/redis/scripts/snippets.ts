@@ -68,12 +68,12 @@ export const KEY_IO: StateIO = {
 
 /**
  * The hash layout: rule `k`'s state is `V[k]` (read by the script's one `HMGET`); a write is staged
- * in `NV[k]` (the value) and `ND[k]` (when it is dead), and the script writes every staged field
- * with one `HSET`.
+ * in the result table, `R[NV + k]` (the value) and `R[ND + k]` (when it is dead), so no table is
+ * built for it, and the script writes every staged field with one `HSET`.
  * @internal
  */
 export const FIELD_IO: StateIO = {
   read: (v) => `${v} = V[k]`,
   drop: `redis.call('HDEL', K, sfmt('%d', k)); REPAIRED = REPAIRED + 1`,
-  write: (value, deadAt) => `NV[k], ND[k] = ${value}, ${deadAt}`,
+  write: (value, deadAt) => `R[NV + k], R[ND + k] = ${value}, ${deadAt}`,
 };
