@@ -6,7 +6,6 @@ import {
   allowedReply,
   CONSUME_ARGS,
   finish,
-  format,
   helpersFor,
   inline,
   newResult,
@@ -133,7 +132,8 @@ export function buildHashScript(
   const fields = [...code.map((r) => `'${r.i}'`), "'x'", ...(blocks ? code.map((r) => `'b${r.i}'`) : [])];
   const hmget = fields.length <= 60 ? `'HMGET', K, ${fields.join(', ')}` : `'HMGET', K, unpack({${fields.join(', ')}})`;
   const read = `${FIRST('V', 'K', hmget)}\nlocal X = tonumber(V[${n + 1}]) or 0`;
-  const body = op === 'consume' ? consume(code, width, reply, read) : op === 'peek' ? peek(code, width, reply, read) : refund(code, width, read);
+  const body =
+    op === 'consume' ? consume(code, width, reply, read) : op === 'peek' ? peek(code, width, reply, read) : refund(code, width, read);
   const used = [...new Set(rules.map((r) => r.algorithm))];
   const helpers = helpersFor(
     used.map((a) => FIELD_TWINS[a] as string),
