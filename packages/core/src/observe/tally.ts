@@ -28,9 +28,12 @@ export class DecisionTally {
   readonly #byLimiter = new Map<string, Map<string, Row>>();
   // The last series counted: a limiter's decisions mostly bind the same rule, so most counts skip
   // both map lookups.
-  #lastLimiter: string | undefined;
-  #lastRule: string | undefined;
-  #lastRow: Row | undefined;
+  // TypeScript-private, not `#` fields: this runs once per decision, and V8 (Node 20) reads and
+  // writes `#` fields slower (−75 instructions per decision in bench/ir-per-decision.ts `tally`,
+  // 2,453 → 2,378, under callgrind with --predictable).
+  private lastLimiter: string | undefined;
+  private lastRule: string | undefined;
+  private lastRow: Row | undefined;
 
   /** Counts one decision (an event's limiter, binding rule and outcome). */
   add(e: DecisionEvent): void {
@@ -47,12 +50,12 @@ export class DecisionTally {
    * call: a keyed lookup of the outcome's name costs as much as the rest of the count).
    */
   countAt(limiter: string, rule: string, outcome: number): void {
-    let row = this.#lastRow;
-    if (row === undefined || rule !== this.#lastRule || limiter !== this.#lastLimiter) {
+    let row = this.lastRow;
+    if (row === undefined || rule !== this.lastRule || limiter !== this.lastLimiter) {
       row = this.#row(limiter, rule);
-      this.#lastLimiter = limiter;
-      this.#lastRule = rule;
-      this.#lastRow = row;
+      this.lastLimiter = limiter;
+      this.lastRule = rule;
+      this.lastRow = row;
     }
     (row.counts[outcome] as number)++;
   }
