@@ -1,5 +1,13 @@
 import { FIELD_IO, FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
 
+// The window's outcome from its count, both layouts: the locals reset_ms, allowed, remaining, retry.
+const OUTCOME = `local reset_ms = start + W - now
+  local allowed, remaining, retry = 1, L - count - cost, 0
+  if count + cost > L then
+    allowed, remaining, retry = 0, L - count, reset_ms
+    if cost > L then retry = INF end
+  end`;
+
 /**
  * Lua twin of `algorithms/fixed-window.ts`. State: one hash per key, field = window start (epoch
  * ms), value = count. The consume path increments optimistically (`HINCRBY`, one command) and
@@ -26,12 +34,7 @@ local function fw_evaluate(k, now, W, L, B, cost, consuming)
     ${FIRST('v', 'k', "'HGET', k, f")}
     ${HNUM('count', 'v', 'k', 'f')}
   end
-  local reset_ms = start + W - now
-  local allowed, remaining, retry = 1, L - count - cost, 0
-  if count + cost > L then
-    allowed, remaining, retry = 0, L - count, reset_ms
-    if cost > L then retry = INF end
-  end
+  ${OUTCOME}
   return allowed, remaining, reset_ms, retry, new and start, inc and f
 end
 
@@ -87,12 +90,7 @@ export const FIXED_WINDOW_FIELD_LUA = `
 -- window's count before the charge (commit's \`out\`).
 local function fw_evaluate(k, now, W, L, B, cost, consuming)
   ${FIELD_LOAD}
-  local reset_ms = start + W - now
-  local allowed, remaining, retry = 1, L - count - cost, 0
-  if count + cost > L then
-    allowed, remaining, retry = 0, L - count, reset_ms
-    if cost > L then retry = INF end
-  end
+  ${OUTCOME}
   return allowed, remaining, reset_ms, retry, count
 end
 

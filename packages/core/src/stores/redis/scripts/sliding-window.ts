@@ -1,5 +1,29 @@
 import { FIELD_IO, FIRST, HASH_DROP_BEFORE, HNUM } from './snippets';
 
+// The window's outcome from the counts of this window (cur) and the one before (prev), both
+// layouts: the locals allowed, remaining, retry.
+const OUTCOME = `local usedW = prev * (W - (now - start)) + cur * W
+  local allowed, remaining, retry = 1, 0, 0
+  if usedW + cost * W <= L * W then
+    remaining = floor((L * W - usedW - cost * W) / W)
+  else
+    allowed = 0
+    remaining = math.max(0, floor((L * W - usedW) / W))
+    if cost > L then
+      retry = INF
+    else
+      local room, at = L - cost - cur, W
+      if room >= 0 and prev > 0 then at = W - floor((room * W) / prev) end
+      if at < W then
+        retry = start + at - now
+      else
+        local nxt = 0
+        if cur ~= 0 then nxt = math.max(0, W - floor(((L - cost) * W) / cur)) end
+        retry = start + W + nxt - now
+      end
+    end
+  end`;
+
 /**
  * Lua twin of `algorithms/sliding-window.ts`. State: one hash per key, field = window start (epoch
  * ms), value = count; the current and the previous window are read, so a decision costs
@@ -28,27 +52,7 @@ local function sw_evaluate(k, now, W, L, B, cost, consuming)
     ${HNUM('cur', 'a[1]', 'k', 'f')}
     ${HNUM('prev', 'a[2]', 'k', 'pf')}
   end
-  local usedW = prev * (W - (now - start)) + cur * W
-  local allowed, remaining, retry = 1, 0, 0
-  if usedW + cost * W <= L * W then
-    remaining = floor((L * W - usedW - cost * W) / W)
-  else
-    allowed = 0
-    remaining = math.max(0, floor((L * W - usedW) / W))
-    if cost > L then
-      retry = INF
-    else
-      local room, at = L - cost - cur, W
-      if room >= 0 and prev > 0 then at = W - floor((room * W) / prev) end
-      if at < W then
-        retry = start + at - now
-      else
-        local nxt = 0
-        if cur ~= 0 then nxt = math.max(0, W - floor(((L - cost) * W) / cur)) end
-        retry = start + W + nxt - now
-      end
-    end
-  end
+  ${OUTCOME}
   return allowed, remaining, start + W - now, retry, new and start, inc and f
 end
 
@@ -104,27 +108,7 @@ export const SLIDING_WINDOW_FIELD_LUA = `
 -- consuming, stages the charged state (commit has nothing left to do).
 local function sw_evaluate(k, now, W, L, B, cost, consuming)
   ${FIELD_LOAD}
-  local usedW = prev * (W - (now - start)) + cur * W
-  local allowed, remaining, retry = 1, 0, 0
-  if usedW + cost * W <= L * W then
-    remaining = floor((L * W - usedW - cost * W) / W)
-  else
-    allowed = 0
-    remaining = math.max(0, floor((L * W - usedW) / W))
-    if cost > L then
-      retry = INF
-    else
-      local room, at = L - cost - cur, W
-      if room >= 0 and prev > 0 then at = W - floor((room * W) / prev) end
-      if at < W then
-        retry = start + at - now
-      else
-        local nxt = 0
-        if cur ~= 0 then nxt = math.max(0, W - floor(((L - cost) * W) / cur)) end
-        retry = start + W + nxt - now
-      end
-    end
-  end
+  ${OUTCOME}
   if consuming then
     -- Staged here, where both counts are at hand; written only when every rule allowed. The
     -- current window still weighs on the next one.
