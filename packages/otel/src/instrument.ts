@@ -89,20 +89,29 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   };
   record();
   let seenGlobal = otelGlobal()?.metrics;
-  observer.wants = (timed) => {
-    const g = otelGlobal();
-    // The global provider changed (an SDK started after instrument()): count for the new one.
-    if (meterProvider === undefined && g?.metrics !== seenGlobal) {
-      seenGlobal = g?.metrics;
-      record();
-    }
-    // Without a context manager no span is ever active: nothing to annotate.
-    return timed || (spans !== false && g?.context !== undefined);
-  };
+  const spanning = spans !== false;
+  // Asked for every decision: a decision made in the process (memory store) is wanted only while a
+  // span can be active, which needs a context manager. A provider given in the options never
+  // changes, so that case reads one property.
+  observer.wants =
+    meterProvider !== undefined
+      ? spanning
+        ? (timed) => timed || contextManaged()
+        : (timed) => timed
+      : (timed) => {
+          const g = found !== undefined || watching ? found : otelGlobal();
+          // The global provider changed (an SDK started after instrument()): count for the new one.
+          if (g?.metrics !== seenGlobal) {
+            seenGlobal = g?.metrics;
+            record();
+          }
+          // Without a context manager no span is ever active: nothing to annotate.
+          return timed || (spanning && g?.context !== undefined);
+        };
   observer.decision = (e) => {
     try {
       // A peek answers no request: it would overwrite the span's account of the one that did.
-      if (spans !== false && e.operation === 'consume') annotateSpan(e, spans === 'events');
+      if (spanning && e.operation === 'consume') annotateSpan(e, spans === 'events');
       if (e.async) recorder?.timed(e);
     } catch (error) {
       failed(error);
@@ -163,6 +172,13 @@ function otelGlobal(): OtelGlobal | undefined {
   found = (globalThis as { [OTEL_API]?: OtelGlobal })[OTEL_API];
   if (found === undefined) watch();
   return found;
+}
+
+/** Whether a context manager is registered (without one no span is ever active). Runs per decision. */
+function contextManaged(): boolean {
+  if (found !== undefined) return found.context !== undefined;
+  // Until the API's object exists nothing is registered; the setter installed by watch() says when.
+  return !watching && otelGlobal()?.context !== undefined;
 }
 
 function watch(): void {

@@ -60,6 +60,14 @@ export class DecisionTally {
     (row.counts[outcome] as number)++;
   }
 
+  /**
+   * @internal The counts of one series, indexed as {@link OUTCOME_ORDER}: a limiter keeps the
+   * array of the series it counted last and increments it in place (no call per decision).
+   */
+  countsOf(limiter: string, rule: string): number[] {
+    return this.#row(limiter, rule).counts;
+  }
+
   #row(limiter: string, rule: string): Row {
     let byRule = this.#byLimiter.get(limiter);
     if (byRule === undefined) {

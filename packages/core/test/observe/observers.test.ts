@@ -4,6 +4,7 @@ import {
   createLimiter,
   type DecisionEvent,
   type DecisionLabels,
+  type DecisionObservation,
   type DecisionObserver,
   DecisionTally,
   observeDecisions,
@@ -121,5 +122,36 @@ describe('observeDecisions', () => {
       throwing.stop();
       counting.stop();
     }
+  });
+
+  it('two observers count into their own tallies, exactly, while the binding rule and outcome change between decisions', async () => {
+    // The limiter keeps the counts of the series it counted last: alternating tallies, rules and
+    // outcomes must each land in their own series.
+    const a = new DecisionTally();
+    const b = new DecisionTally();
+    const first = observeDecisions({ tally: a });
+    let second: DecisionObservation | undefined;
+    const clock = manualClock();
+    const limiter = createLimiter({
+      name: 'two',
+      rules: [
+        { name: 'small', limit: 3, window: '1s', algorithm: 'fixed-window' },
+        { name: 'large', limit: 4, window: '1h', algorithm: 'fixed-window' },
+      ],
+      now: clock.now,
+    });
+    try {
+      for (let i = 0; i < 3; i++) await limiter.consume('k'); // small binds: 2, 1, 0 left
+      clock.advance(1000);
+      second = observeDecisions({ tally: b });
+      await limiter.consume('k'); // small's window rolled: large binds (0 left)
+      await limiter.consume('k'); // large refuses
+      await limiter.consume('other'); // small binds again
+    } finally {
+      first.stop();
+      second?.stop();
+    }
+    expect(counts(a)).toEqual({ 'two/small/allowed': 4, 'two/large/allowed': 1, 'two/large/limited': 1 });
+    expect(counts(b)).toEqual({ 'two/small/allowed': 1, 'two/large/allowed': 1, 'two/large/limited': 1 });
   });
 });
