@@ -6,14 +6,14 @@ const LOAD = (io: StateIO): string => `local start, count, found = 0, 0, false
     local v
     ${io.read('v')}
     if v then
-      local a, b = string.match(v, '^(%-?%d+) (%d+)$')
+      ${io.parse(['a', 'b'], '^(%-?%d+) (%d+)$')}
       if a then start, count, found = tonumber(a), tonumber(b), true else ${io.drop} end
     end
   end`;
 
 // Keeps the window until it ends (its start + W; the start is never after a write's `now` by more
 // than clock error, so the TTL is positive).
-const STORE = (io: StateIO, start: string, count: string): string => io.write(`sfmt('%d %d', ${start}, ${count})`, `${start} + W`);
+const STORE = (io: StateIO, start: string, count: string): string => io.write(io.format([start, count]), `${start} + W`);
 
 /**
  * Lua twin of `algorithms/anchored-window.ts`. State: one string per key, `"<start> <count>"`

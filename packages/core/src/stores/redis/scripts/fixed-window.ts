@@ -74,9 +74,9 @@ const FIELD_LOAD = `local start = floor(now / W) * W
     local v
     ${FIELD_IO.read('v')}
     if v then
-      local a, b = string.match(v, '^(%-?%d+) (%d+)$')
+      ${FIELD_IO.parse(['a', 'b'], '^(%-?%d+) (%d+)$')}
       if a == nil then ${FIELD_IO.drop}
-      elseif tonumber(a) == start then count = tonumber(b) end
+      elseif a == start then count = b end
     end
   end`;
 
@@ -96,14 +96,14 @@ end
 
 local function fw_commit(k, now, W, L, B, cost, out)
   local start = floor(now / W) * W
-  ${FIELD_IO.write("sfmt('%d %d', start, out + cost)", 'start + W')}
+  ${FIELD_IO.write(FIELD_IO.format(['start', 'out + cost']), 'start + W')}
 end
 
 local function fw_refund(k, now, W, L, B, cost, charged_at)
   ${FIELD_LOAD}
   -- Only the window the units were charged in, and only while it lasts.
   if count > 0 and charged_at >= start and charged_at < start + W then
-    ${FIELD_IO.write("sfmt('%d %d', start, count - math.min(count, cost))", 'start + W')}
+    ${FIELD_IO.write(FIELD_IO.format(['start', 'count - math.min(count, cost)']), 'start + W')}
   end
 end
 `;

@@ -7,7 +7,7 @@ const LOAD = (io: StateIO): string => `local tat, rem, found = 0, 0, false
     local v
     ${io.read('v')}
     if v then
-      local a, b = string.match(v, '^(%-?%d+) (%d+)$')
+      ${io.parse(['a', 'b'], '^(%-?%d+) (%d+)$')}
       if a then tat, rem, found = tonumber(a), tonumber(b), true else ${io.drop} end
     end
   end`;
@@ -24,7 +24,7 @@ const STORE = (io: StateIO, scaled: string): string => `do
     local r = sc - whole * L
     local expires = t
     if r > 0 then expires = t + 1 end
-    ${io.write("sfmt('%d %d', t, r)", 'expires')}
+    ${io.write(io.format(['t', 'r']), 'expires')}
   end`;
 
 /**

@@ -88,13 +88,10 @@ const FIELD_LOAD = `local start = floor(now / W) * W
     local v
     ${FIELD_IO.read('v')}
     if v then
-      local a, b, c = string.match(v, '^(%-?%d+) (%d+) (%d+)$')
+      ${FIELD_IO.parse(['a', 'b', 'c'], '^(%-?%d+) (%d+) (%d+)$')}
       if a == nil then ${FIELD_IO.drop}
-      else
-        a = tonumber(a)
-        if a == start then cur, prev = tonumber(b), tonumber(c)
-        elseif a == start - W then prev = tonumber(b) end
-      end
+      elseif a == start then cur, prev = b, c
+      elseif a == start - W then prev = b end
     end
   end`;
 
@@ -112,7 +109,7 @@ local function sw_evaluate(k, now, W, L, B, cost, consuming)
   if consuming then
     -- Staged here, where both counts are at hand; written only when every rule allowed. The
     -- current window still weighs on the next one.
-    ${FIELD_IO.write("sfmt('%d %d %d', start, cur + cost, prev)", 'start + 2 * W')}
+    ${FIELD_IO.write(FIELD_IO.format(['start', 'cur + cost', 'prev']), 'start + 2 * W')}
   end
   return allowed, remaining, start + W - now, retry, false
 end
@@ -125,9 +122,9 @@ local function sw_refund(k, now, W, L, B, cost, charged_at)
   ${FIELD_LOAD}
   local cs = floor(charged_at / W) * W
   if cs == start and cur > 0 then
-    ${FIELD_IO.write("sfmt('%d %d %d', start, cur - math.min(cur, cost), prev)", 'start + 2 * W')}
+    ${FIELD_IO.write(FIELD_IO.format(['start', 'cur - math.min(cur, cost)', 'prev']), 'start + 2 * W')}
   elseif cs == start - W and prev > 0 then
-    ${FIELD_IO.write("sfmt('%d %d %d', start, cur, prev - math.min(prev, cost))", 'start + 2 * W')}
+    ${FIELD_IO.write(FIELD_IO.format(['start', 'cur', 'prev - math.min(prev, cost)']), 'start + 2 * W')}
   end
 end
 `;

@@ -50,6 +50,13 @@ export const HASH_DROP_BEFORE = (k: string, before: string): string => `local fo
 export interface StateIO {
   /** Reads the state into `v` (declared by the caller): a string, or false when there is none. */
   read(v: string): string;
+  /**
+   * Declares the locals `names` as the integers of the state string `v` (read, not false), or
+   * all nil when it is not a state: `pattern` is its text form's Lua pattern, one capture per name.
+   */
+  parse(names: readonly string[], pattern: string): string;
+  /** The state string of the integer expressions `values` (what `parse` reads back). */
+  format(values: readonly string[]): string;
   /** Drops state that does not parse (foreign or corrupt), counted in `REPAIRED`. */
   readonly drop: string;
   /** Writes `value`; the state is empty again at epoch ms `deadAt` (kept `SLACK` longer). */
@@ -59,6 +66,8 @@ export interface StateIO {
 /** The per-rule layout: the state is the string at key `k`, written with a TTL (deleted once dead). @internal */
 export const KEY_IO: StateIO = {
   read: (v) => FIRST(v, 'k', "'GET', k"),
+  parse: (names, pattern) => `local ${names.join(', ')} = string.match(v, '${pattern}')`,
+  format: (values) => `sfmt('${values.map(() => '%d').join(' ')}', ${values.join(', ')})`,
   drop: CORRUPT('k'),
   write: (value, deadAt) => `do
     local d = ${deadAt}
@@ -67,13 +76,31 @@ export const KEY_IO: StateIO = {
 };
 
 /**
+ * Lua: whether `x` is within the integers a double holds exactly (false for NaN and infinities,
+ * which foreign bytes of the right length could decode to; a fraction is left to the twin's
+ * arithmetic, cheaper than a test per read and harmless until the next write replaces it).
+ */
+const EXACT = (x: string): string => `${x} > -9007199254740992 and ${x} < 9007199254740992`;
+
+/**
  * The hash layout: rule `k`'s state is `V[k]` (read by the script's one `HMGET`); a write is staged
  * in the result table, `R[NV + k]` (the value) and `R[ND + k]` (when it is dead), so no table is
  * built for it, and the script writes every staged field with one `HSET`.
+ *
+ * A field holds its integers as little-endian doubles (`struct.pack('<dd', …)`, 8 bytes each), not
+ * text: Lua's `tonumber` on a decimal string (C `strtod`) costs about as much as a Redis command
+ * (~2,000 instructions), `string.format` and `string.match` more; a 3-rule decision spent a fifth
+ * of its Redis instructions on them (`bench/redis-ir.ts`).
  * @internal
  */
 export const FIELD_IO: StateIO = {
   read: (v) => `${v} = V[k]`,
+  parse: (names, _pattern) => `local ${names.join(', ')}
+      if #v == ${8 * names.length} then
+        ${names.join(', ')} = struct.unpack('<${'d'.repeat(names.length)}', v)
+        if not (${names.map(EXACT).join(' and ')}) then ${names[0]} = nil end
+      end`,
+  format: (values) => `struct.pack('<${'d'.repeat(values.length)}', ${values.join(', ')})`,
   drop: `redis.call('HDEL', K, sfmt('%d', k)); REPAIRED = REPAIRED + 1`,
   write: (value, deadAt) => `R[NV + k], R[ND + k] = ${value}, ${deadAt}`,
 };

@@ -7,7 +7,7 @@ const LOAD_REFILLED = (io: StateIO): string => `local ts, tokens, found = now, c
     local v
     ${io.read('v')}
     if v then
-      local a, b = string.match(v, '^(%-?%d+) (%-?%d+)$')
+      ${io.parse(['a', 'b'], '^(%-?%d+) (%-?%d+)$')}
       if a then ts, tokens, found = tonumber(a), tonumber(b), true else ${io.drop} end
     end
     local elapsed = now - ts
@@ -21,7 +21,7 @@ const LOAD_REFILLED = (io: StateIO): string => `local ts, tokens, found = now, c
 // Keeps the state until its expiresAt.
 const STORE = (io: StateIO, ts: string, tokens: string): string => `do
     local t, n = ${ts}, ${tokens}
-    ${io.write("sfmt('%d %d', t, n)", 't + ceil((cap - n) / L)')}
+    ${io.write(io.format(['t', 'n']), 't + ceil((cap - n) / L)')}
   end`;
 
 /**
