@@ -127,17 +127,11 @@ export class StoreGuard {
 
   /** `t0`: when the asynchronous call was made; -1 for a decision made synchronously. */
   #observe(op: Op, key: string, cost: number, decision: Decision, t0: number): void {
-    // The outcome's index in OUTCOME_ORDER; the insurance store's answers are all 'fallback'.
-    const at =
-      decision.error !== undefined
-        ? decision.allowed
-          ? 2
-          : 3
-        : this.#fallbackAnswers !== 0 && FROM_FALLBACK.has(decision)
-          ? 4
-          : decision.allowed
-            ? 0
-            : 1;
+    // The outcome's index in OUTCOME_ORDER: a policy's decisions carry their error; the insurance
+    // store's answers are all 'fallback'.
+    let at = decision.allowed ? 0 : 1;
+    if (decision.error !== undefined) at += 2;
+    else if (this.#fallbackAnswers !== 0 && FROM_FALLBACK.has(decision)) at = 4;
     const timed = t0 >= 0;
     let event: DecisionEvent | undefined;
     // An indexed loop without try/catch: with a for-of and try/catch in the loop this path cost

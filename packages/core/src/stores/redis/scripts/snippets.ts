@@ -80,7 +80,7 @@ export const KEY_IO: StateIO = {
  * which foreign bytes of the right length could decode to; a fraction is left to the twin's
  * arithmetic, cheaper than a test per read and harmless until the next write replaces it).
  */
-const EXACT = (x: string): string => `${x} > -9007199254740992 and ${x} < 9007199254740992`;
+const IN_RANGE = (x: string): string => `${x} > -9007199254740992 and ${x} < 9007199254740992`;
 
 /**
  * The hash layout: rule `k`'s state is `V[k]` (read by the script's one `HMGET`); a write is staged
@@ -98,7 +98,7 @@ export const FIELD_IO: StateIO = {
   parse: (names, _pattern) => `local ${names.join(', ')}
       if #v == ${8 * names.length} then
         ${names.join(', ')} = struct.unpack('<${'d'.repeat(names.length)}', v)
-        if not (${names.map(EXACT).join(' and ')}) then ${names[0]} = nil end
+        if not (${names.map(IN_RANGE).join(' and ')}) then ${names[0]} = nil end
       end`,
   format: (values) => `struct.pack('<${'d'.repeat(values.length)}', ${values.join(', ')})`,
   drop: `redis.call('HDEL', K, sfmt('%d', k)); REPAIRED = REPAIRED + 1`,
